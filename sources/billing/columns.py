@@ -1,0 +1,102 @@
+"""Column hints from the endpoint map, and the exact conversions of money and calendar dates."""
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import Any
+
+from dlt.common.schema.typing import TColumnSchema
+
+from .map_schema import ColumnSpec
+
+DEFAULT_PRECISION = 38
+DEFAULT_SCALE = 9
+CALENDAR_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:$|[T ])")
+
+Record = dict[str, Any]
+
+
+def column_hints(columns: dict[str, ColumnSpec]) -> dict[str, TColumnSchema]:
+    """Turns the map's column types into dlt column hints; `money` becomes a fixed decimal."""
+    hints: dict[str, TColumnSchema] = {}
+    for name, spec in columns.items():
+        data_type = spec["data_type"]
+        hint: TColumnSchema = {"nullable": spec.get("nullable", True)}
+        if data_type in ("money", "decimal"):
+            hint["data_type"] = "decimal"
+            hint["precision"] = spec.get("precision", DEFAULT_PRECISION)
+            hint["scale"] = spec.get("scale", DEFAULT_SCALE)
+        else:
+            hint["data_type"] = data_type  # type: ignore[typeddict-item]
+        hints[name] = hint
+    return hints
+
+
+def exact_money(
+    value: Any, scale: int = DEFAULT_SCALE, precision: int = DEFAULT_PRECISION
+) -> Decimal:
+    """Reads an amount from a string, an int or a Decimal without passing through a float.
+
+    Raises ValueError for anything that is not a finite number, and for an amount with more
+    digits than the column holds, rather than letting the database round it.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise ValueError(f"{value!r} is not an amount")
+    try:
+        amount = Decimal(value.strip() if isinstance(value, str) else value)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+    if not amount.is_finite():
+        raise ValueError(f"{value!r} is not an amount")
+    digits, exponent = len(amount.as_tuple().digits), int(amount.as_tuple().exponent)
+    if -exponent > scale:
+        raise ValueError(f"{value!r} has more than {scale} decimal places; raise `scale`")
+    if max(digits + exponent, 0) > precision - scale:
+        raise ValueError(f"{value!r} has more than {precision - scale} integer digits")
+    return amount
+
+
+def calendar_date(value: Any) -> date:
+    """Reads the calendar date the API sent; a time or a UTC offset after it never moves it."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    match = CALENDAR_DATE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{value!r} is not a calendar date")
+    return date.fromisoformat(match.group(1))
+
+
+def record_converter(
+    resource: str, columns: dict[str, ColumnSpec], primary_key: str | None
+) -> Callable[[Record], Record] | None:
+    """Returns a function converting a record's `money` and `date` fields, or None if none."""
+    converters: dict[str, Callable[[Any], Any]] = {}
+    for name, spec in columns.items():
+        if spec["data_type"] == "money":
+            converters[name] = partial(
+                exact_money,
+                scale=spec.get("scale", DEFAULT_SCALE),
+                precision=spec.get("precision", DEFAULT_PRECISION),
+            )
+        elif spec["data_type"] == "date":
+            converters[name] = calendar_date
+    if not converters:
+        return None
+
+    def convert(record: Record) -> Record:
+        for name, converter in converters.items():
+            value = record.get(name)
+            if value is None:
+                continue
+            try:
+                record[name] = converter(value)
+            except ValueError as error:
+                which = f"{primary_key}={record.get(primary_key)!r}" if primary_key else "a record"
+                raise ValueError(f"{resource}, {which}: `{name}`: {error}") from None
+        return record
+
+    return convert

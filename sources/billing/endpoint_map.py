@@ -1,0 +1,198 @@
+"""Loads an endpoint map (a bundled name, a YAML path or a mapping) and validates it."""
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
+
+import yaml
+from typing_extensions import Required, is_typeddict
+
+from .errors import EndpointMapError
+from .map_schema import EndpointMapSpec, ResourceSpec
+
+BUNDLED_MAPS_DIR = Path(__file__).parent
+MAX_SHOWN_VALUE = 40
+
+EndpointMapSource = str | Path | Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class EndpointMap:
+    """A validated endpoint map and where it came from."""
+
+    origin: str
+    spec: EndpointMapSpec
+
+    def resources(self) -> list[ResourceSpec]:
+        """Returns every resource with the map's `resource_defaults` filled in."""
+        defaults = self.spec.get("resource_defaults", {})
+        merged: list[ResourceSpec] = []
+        for resource in self.spec["resources"]:
+            endpoint = {**defaults.get("endpoint", {}), **resource["endpoint"]}
+            combined = {k: v for k, v in defaults.items() if k != "endpoint"}
+            combined.update(resource)
+            combined["endpoint"] = endpoint
+            merged.append(cast(ResourceSpec, copy.deepcopy(combined)))
+        return merged
+
+
+def bundled_map_names() -> list[str]:
+    """Names of the endpoint maps shipped with the package."""
+    return sorted(path.stem for path in BUNDLED_MAPS_DIR.glob("*.yaml"))
+
+
+def load_endpoint_map(source: EndpointMapSource) -> EndpointMap:
+    """Reads and validates an endpoint map; any mistake raises `EndpointMapError`."""
+    if isinstance(source, Mapping):
+        origin, raw = "<endpoints mapping>", copy.deepcopy(dict(source))
+    elif isinstance(source, (str, Path)):
+        path = _resolve_path(source)
+        origin = path.name if path.parent == BUNDLED_MAPS_DIR else str(source)
+        raw = _read_yaml(path, origin)
+    else:
+        raise EndpointMapError(
+            "endpoints: expected a bundled map name, a YAML path or a mapping;"
+            f" got {_shown(source)}"
+        )
+
+    _check(raw, EndpointMapSpec, "", origin)
+    spec = cast(EndpointMapSpec, raw)
+    _check_consistency(spec, origin)
+    return EndpointMap(origin, spec)
+
+
+def _resolve_path(source: str | Path) -> Path:
+    path = Path(source)
+    if isinstance(source, str) and path.suffix == "" and len(path.parts) == 1:
+        bundled = BUNDLED_MAPS_DIR / f"{source}.yaml"
+        if not bundled.is_file():
+            names = ", ".join(bundled_map_names())
+            raise EndpointMapError(f"no bundled endpoint map named {source!r}; bundled: {names}")
+        return bundled
+    if not path.is_file():
+        raise EndpointMapError(f"{source}: no such endpoint map file")
+    return path
+
+
+def _read_yaml(path: Path, origin: str) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(error, "problem", None) or "cannot be parsed"
+        raise EndpointMapError(f"{origin}: not valid YAML: {where}{problem}") from None
+
+
+def _fail(origin: str, path: str, problem: str) -> EndpointMapError:
+    return EndpointMapError(f"{origin}: {path or '(top level)'}: {problem}")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN_VALUE else text[: MAX_SHOWN_VALUE - 3] + "..."
+
+
+def _type_name(expected: Any) -> str:
+    if is_typeddict(expected) or get_origin(expected) in (dict, Mapping):
+        return "a mapping"
+    if get_origin(expected) in (list, list):
+        return "a list"
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    return names.get(expected, getattr(expected, "__name__", str(expected)))
+
+
+def _matches_scalar(value: Any, expected: Any) -> bool:
+    if expected is bool or isinstance(value, bool):
+        return expected is bool and isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, (int, float))
+    return isinstance(expected, type) and isinstance(value, expected)
+
+
+def _check(value: Any, expected: Any, path: str, origin: str) -> None:
+    """Checks `value` against a type from `map_schema`, raising on the first mistake."""
+    origin_type = get_origin(expected)
+    if origin_type in (Annotated, Required):
+        _check(value, get_args(expected)[0], path, origin)
+    elif origin_type is Literal:
+        choices = get_args(expected)
+        if value not in choices:
+            listed = ", ".join(str(choice) for choice in choices)
+            raise _fail(origin, path, f"expected one of {listed}; got {_shown(value)}")
+    elif origin_type in (Union, UnionType):
+        if not any(_accepts(value, option) for option in get_args(expected)):
+            names = " or ".join(_type_name(option) for option in get_args(expected))
+            raise _fail(origin, path, f"expected {names}; got {_shown(value)}")
+        option = next(option for option in get_args(expected) if _accepts(value, option))
+        _check(value, option, path, origin)
+    elif is_typeddict(expected):
+        _check_fields(value, expected, path, origin)
+    elif origin_type is list:
+        if not isinstance(value, list):
+            raise _fail(origin, path, f"expected a list; got {_shown(value)}")
+        for index, item in enumerate(value):
+            _check(item, get_args(expected)[0], f"{path}[{index}]", origin)
+    elif origin_type is dict:
+        if not isinstance(value, dict):
+            raise _fail(origin, path, f"expected a mapping; got {_shown(value)}")
+        for key, item in value.items():
+            _check(item, get_args(expected)[1], f"{path}.{key}" if path else str(key), origin)
+    elif not _matches_scalar(value, expected):
+        raise _fail(origin, path, f"expected {_type_name(expected)}; got {_shown(value)}")
+
+
+def _accepts(value: Any, option: Any) -> bool:
+    """Tells whether `value` has the outer shape of one option of a union."""
+    while get_origin(option) in (Annotated, Required):
+        option = get_args(option)[0]
+    if get_origin(option) is list:
+        return isinstance(value, list)
+    if get_origin(option) is dict or is_typeddict(option):
+        return isinstance(value, dict)
+    return _matches_scalar(value, option)
+
+
+def _check_fields(value: Any, spec: Any, path: str, origin: str) -> None:
+    if not isinstance(value, dict):
+        raise _fail(origin, path, f"expected a mapping; got {_shown(value)}")
+    hints = spec.__annotations__
+    prefix = f"{path}." if path else ""
+    for key in value:
+        if key not in hints:
+            allowed = ", ".join(hints)
+            raise _fail(origin, f"{prefix}{key}", f"unknown key; expected one of {allowed}")
+    for key in spec.__required_keys__:
+        if key not in value:
+            raise _fail(origin, f"{prefix}{key}", "required key is missing")
+    for key, item in value.items():
+        _check(item, hints[key], f"{prefix}{key}", origin)
+
+
+def _check_consistency(spec: EndpointMapSpec, origin: str) -> None:
+    """Checks what types alone cannot: unique names, sensible numbers."""
+    seen = set()
+    for index, resource in enumerate(spec["resources"]):
+        where = f"resources[{index}]"
+        if resource["name"] in seen:
+            raise _fail(origin, f"{where}.name", f"{resource['name']!r} is used twice")
+        seen.add(resource["name"])
+        if "path" not in resource["endpoint"]:
+            raise _fail(origin, f"{where}.endpoint.path", "required key is missing")
+        limit = resource["endpoint"].get("paginator", {}).get("limit", 1)
+        if limit < 1:
+            raise _fail(origin, f"{where}.endpoint.paginator.limit", f"expected >= 1; got {limit}")
+        for name, column in resource.get("columns", {}).items():
+            for key in ("precision", "scale"):
+                if key in column and column["data_type"] not in ("money", "decimal"):
+                    path = f"{where}.columns.{name}.{key}"
+                    raise _fail(origin, path, "only a money or decimal column takes it")
+    retry = spec.get("retry", {})
+    for status in retry.get("statuses", []):
+        if not 400 <= status <= 599:
+            raise _fail(origin, "retry.statuses", f"expected HTTP error statuses; got {status}")
+    if retry.get("max_retries", 0) < 0:
+        raise _fail(origin, "retry.max_retries", "expected >= 0")

@@ -1,0 +1,114 @@
+"""The endpoint map's keys as typed dicts: each key's type, choices and meaning, in one place.
+
+The validator in `endpoint_map.py` walks these definitions, and the reference in the
+package README is checked against them, so a key is described here once.
+"""
+
+from typing import Annotated, Literal
+
+from typing_extensions import Required, TypedDict
+
+ColumnType = Literal[
+    "text", "bigint", "bool", "double", "decimal", "money", "date", "timestamp", "json"
+]
+WriteDisposition = Literal["append", "replace", "merge"]
+
+
+class PaginatorSpec(TypedDict, total=False):
+    type: Required[Annotated[Literal["offset", "single_page"], "Paging scheme, e.g. `offset`."]]
+    limit: Annotated[int, "Records asked for per page with `offset`. Default 100."]
+    offset_param: Annotated[str, "Query parameter that carries the offset. Default `offset`."]
+    limit_param: Annotated[str, "Query parameter that carries the page size. Default `limit`."]
+    total_path: Annotated[
+        str, "Where the body gives the record count, e.g. `total`; paging stops there if present."
+    ]
+    has_more_path: Annotated[
+        str, "Where the body says whether more pages follow, e.g. `has_more`; honoured if present."
+    ]
+
+
+class EndpointSpec(TypedDict, total=False):
+    path: Annotated[str, "Path under the base URL, e.g. `/v1/billing`."]
+    method: Annotated[Literal["GET"], "HTTP method. Default `GET`."]
+    params: Annotated[
+        dict[str, str | int | float | bool],
+        "Fixed query parameters sent with every request, e.g. `{status: paid}`; never a secret.",
+    ]
+    data_selector: Annotated[str, "JSONPath to the list of records in the body, e.g. `data`."]
+    paginator: Annotated[PaginatorSpec, "How the endpoint pages through its records."]
+
+
+class ColumnSpec(TypedDict, total=False):
+    data_type: Required[
+        Annotated[
+            ColumnType,
+            "Column type. `money` is an exact decimal, whether the API sends a string or a JSON"
+            " number; `date` keeps the calendar date the API sent, whatever its time zone.",
+        ]
+    ]
+    nullable: Annotated[bool, "Whether the column may hold nulls. Default true."]
+    precision: Annotated[int, "Total digits of a `money` or `decimal` column. Default 38."]
+    scale: Annotated[int, "Digits after the point of a `money` or `decimal` column. Default 9."]
+
+
+PrimaryKey = Annotated[
+    str | list[str], "Column, or list of columns, that identifies a record, e.g. `id`."
+]
+WriteDispositionKey = Annotated[
+    WriteDisposition, "How a load meets existing rows: `append`, `replace` or `merge`."
+]
+
+
+class ResourceSpec(TypedDict, total=False):
+    name: Required[Annotated[str, "Resource and table name, e.g. `billing_records`."]]
+    endpoint: Required[Annotated[EndpointSpec, "Where and how the records are read."]]
+    primary_key: PrimaryKey
+    write_disposition: WriteDispositionKey
+    columns: Annotated[dict[str, ColumnSpec], "Column type hints by column name."]
+
+
+class ResourceDefaultsSpec(TypedDict, total=False):
+    primary_key: PrimaryKey
+    write_disposition: WriteDispositionKey
+    endpoint: Annotated[
+        EndpointSpec, "Endpoint settings every resource takes unless it sets its own."
+    ]
+
+
+class AuthSpec(TypedDict, total=False):
+    type: Required[Annotated[Literal["api_key"], "Auth scheme, e.g. `api_key`."]]
+    name: Annotated[str, "Name of the query parameter or header. Default `api_key`."]
+    location: Annotated[Literal["query", "header"], "Where the key travels. Default `query`."]
+
+
+class TimeoutSpec(TypedDict, total=False):
+    connect: Annotated[float, "Seconds to wait for a connection. Default 10."]
+    read: Annotated[float, "Seconds to wait for an answer. Default 60."]
+
+
+class ClientSpec(TypedDict, total=False):
+    auth: Annotated[AuthSpec, "How the API key is sent; the key itself comes from secrets."]
+    headers: Annotated[
+        dict[str, str], "Fixed headers sent with every request, e.g. `{Accept: application/json}`."
+    ]
+    timeout: Annotated[TimeoutSpec, "Connect and read timeouts."]
+
+
+class RetrySpec(TypedDict, total=False):
+    statuses: Annotated[
+        list[int], "HTTP statuses that are retried. Default 429, 500, 502, 503, 504."
+    ]
+    max_retries: Annotated[int, "Retries after the first attempt. Default 3."]
+    backoff_factor: Annotated[
+        float, "Waits are factor * 2**(retry - 1) seconds: 2, 4, 8 for factor 2. Default 2."
+    ]
+    max_wait: Annotated[
+        float, "Ceiling in seconds for one wait, `Retry-After` included. Default 60."
+    ]
+
+
+class EndpointMapSpec(TypedDict, total=False):
+    client: Annotated[ClientSpec, "Settings shared by every request."]
+    retry: Annotated[RetrySpec, "When and how a failed request is tried again."]
+    resource_defaults: Annotated[ResourceDefaultsSpec, "Settings shared by every resource."]
+    resources: Required[Annotated[list[ResourceSpec], "The resources to load, one per table."]]

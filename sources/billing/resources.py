@@ -1,0 +1,105 @@
+"""Builds dlt resources from a validated endpoint map through dlt's `rest_api_resources`."""
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from dlt.common import logger
+from dlt.extract import DltResource
+from dlt.sources.rest_api import rest_api_resources
+from dlt.sources.rest_api.typing import EndpointResource, RESTAPIConfig
+
+from .columns import column_hints, record_converter
+from .endpoint_map import EndpointMap
+from .map_schema import PaginatorSpec, ResourceSpec
+from .page_check import PageCheck
+from .paging import DEFAULT_OFFSET_PARAM, make_paginator
+from .request_labels import EndpointLabel, RequestLabels
+from .retry_policy import RetryPolicy, build_session
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DEFAULT_PAGINATOR: PaginatorSpec = {"type": "single_page"}
+
+
+def billing_resources(endpoint_map: EndpointMap, base_url: str, api_key: str) -> list[DltResource]:
+    """Returns one dlt resource per resource of the map, reading from `base_url`."""
+    warn_if_key_travels_in_clear(base_url)
+    spec = endpoint_map.spec
+    client = spec.get("client", {})
+    policy = RetryPolicy.from_map(spec.get("retry", {}), client.get("timeout", {}))
+    resources = endpoint_map.resources()
+    labels = RequestLabels([_label(resource) for resource in resources])
+
+    auth = client.get("auth")
+    config: RESTAPIConfig = {
+        "client": {
+            "base_url": base_url,
+            "headers": client.get("headers", {}),
+            "session": build_session(policy, labels),
+        },
+        "resources": [_rest_api_resource(resource, labels, policy) for resource in resources],
+    }
+    if auth is not None:
+        config["client"]["auth"] = {
+            "type": "api_key",
+            "name": auth.get("name", "api_key"),
+            "api_key": api_key,
+            "location": auth.get("location", "query"),
+        }
+    return rest_api_resources(config)
+
+
+def warn_if_key_travels_in_clear(base_url: str) -> None:
+    """Warns when the API key would cross a network in a plain `http://` URL."""
+    parts = urlsplit(base_url)
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        logger.warning(
+            f"base_url {parts.scheme}://{parts.netloc} is plain http: the API key travels"
+            " unencrypted in every request. Use https unless this host is on your own machine."
+        )
+
+
+def _label(resource: ResourceSpec) -> EndpointLabel:
+    paginator = resource["endpoint"].get("paginator", DEFAULT_PAGINATOR)
+    offset_param = (
+        paginator.get("offset_param", DEFAULT_OFFSET_PARAM)
+        if paginator["type"] == "offset"
+        else None
+    )
+    return EndpointLabel(resource["name"], resource["endpoint"]["path"], offset_param)
+
+
+def _primary_key(resource: ResourceSpec) -> list[str]:
+    key = resource.get("primary_key", [])
+    return [key] if isinstance(key, str) else list(key)
+
+
+def _rest_api_resource(
+    resource: ResourceSpec, labels: RequestLabels, policy: RetryPolicy
+) -> EndpointResource:
+    endpoint = resource["endpoint"]
+    primary_key = _primary_key(resource)
+    data_selector = endpoint.get("data_selector", "$")
+    check = PageCheck(resource["name"], data_selector, primary_key, labels, policy.statuses)
+
+    built: dict[str, Any] = {
+        "name": resource["name"],
+        "columns": column_hints(resource.get("columns", {})),
+        "endpoint": {
+            "path": endpoint["path"],
+            "method": endpoint.get("method", "GET"),
+            "params": dict(endpoint.get("params", {})),
+            "data_selector": data_selector,
+            "paginator": make_paginator(endpoint.get("paginator", DEFAULT_PAGINATOR)),
+            "response_actions": [check],
+        },
+    }
+    if primary_key:
+        built["primary_key"] = primary_key
+    if "write_disposition" in resource:
+        built["write_disposition"] = resource["write_disposition"]
+
+    single_key: str | None = primary_key[0] if len(primary_key) == 1 else None
+    convert = record_converter(resource["name"], resource.get("columns", {}), single_key)
+    if convert is not None:
+        built["processing_steps"] = [{"map": convert}]
+    return built  # type: ignore[return-value]

@@ -1,0 +1,120 @@
+"""The retry policy of an endpoint map, and the logged, redacted HTTP session that applies it."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dlt.common import logger
+from dlt.sources.helpers.requests import Client
+from requests import PreparedRequest, RequestException, Response, Session
+from requests.exceptions import ChunkedEncodingError, ConnectionError, HTTPError, Timeout
+from tenacity import RetryCallState
+
+from .errors import BillingConnectionError
+from .map_schema import RetrySpec, TimeoutSpec
+from .redaction import REDACTOR
+from .request_labels import RequestLabels
+
+RETRYABLE_STATUSES = (429, 500, 502, 503, 504)
+RETRYABLE_ERRORS = (ConnectionError, Timeout, ChunkedEncodingError)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Which failures are retried, how often, and how long to wait in between.
+
+    Waits follow dlt's exponential backoff, `backoff_factor * 2 ** (retry - 1)` seconds
+    (2, 4, 8 for a factor of 2); a `Retry-After` header replaces the wait. No wait is
+    longer than `max_wait`.
+    """
+
+    statuses: tuple[int, ...] = RETRYABLE_STATUSES
+    max_retries: int = 3
+    backoff_factor: float = 2
+    max_wait: float = 60
+    connect_timeout: float = 10
+    read_timeout: float = 60
+
+    @classmethod
+    def from_map(cls, retry: RetrySpec, timeout: TimeoutSpec) -> "RetryPolicy":
+        """Reads the policy from an endpoint map's `retry` and `client.timeout` keys."""
+        return cls(
+            statuses=tuple(retry.get("statuses", RETRYABLE_STATUSES)),
+            max_retries=retry.get("max_retries", cls.max_retries),
+            backoff_factor=retry.get("backoff_factor", cls.backoff_factor),
+            max_wait=retry.get("max_wait", cls.max_wait),
+            connect_timeout=timeout.get("connect", cls.connect_timeout),
+            read_timeout=timeout.get("read", cls.read_timeout),
+        )
+
+
+def build_session(policy: RetryPolicy, labels: RequestLabels) -> Session:
+    """Builds a session that retries by `policy`, logs each retry and masks secrets in errors.
+
+    dlt's `Client` does the retrying; what it lacks is added here: a WARNING per retry that
+    names the resource, and failures whose text carries no API key.
+    """
+    client = Client(
+        request_timeout=(policy.connect_timeout, policy.read_timeout),
+        raise_for_status=False,
+        status_codes=policy.statuses,
+        exceptions=RETRYABLE_ERRORS,
+        request_max_attempts=policy.max_retries + 1,
+        request_backoff_factor=policy.backoff_factor,
+        request_max_retry_delay=policy.max_wait,
+        respect_retry_after_header=True,
+    )
+    session = client.session
+    # tenacity exposes the Retrying object of a wrapped function as `.retry`
+    session.send.retry.before_sleep = _retry_logger(policy, labels)  # type: ignore[attr-defined]
+    session.send = _masking_failures(session.send, policy, labels)  # type: ignore[method-assign]
+    return session
+
+
+def _retry_logger(policy: RetryPolicy, labels: RequestLabels) -> Callable[[RetryCallState], None]:
+    def log_retry(state: RetryCallState) -> None:
+        request: PreparedRequest = state.args[0]
+        url = request.url or ""
+        wait = state.next_action.sleep if state.next_action else 0
+        logger.warning(
+            f"{labels.resource(url)}, {labels.page(url)}: {_failure_of(state)};"
+            f" retry {state.attempt_number} of {policy.max_retries} in {wait:g} s"
+        )
+
+    return log_retry
+
+
+def _failure_of(state: RetryCallState) -> str:
+    outcome = state.outcome
+    if outcome is None:
+        return "failed"
+    error = outcome.exception()
+    response = error.response if isinstance(error, HTTPError) else None
+    if error is None:
+        response = outcome.result()
+    if isinstance(response, Response):
+        return f"HTTP {response.status_code}"
+    return type(error).__name__
+
+
+def _masking_failures(
+    send: Callable[..., Response], policy: RetryPolicy, labels: RequestLabels
+) -> Callable[..., Response]:
+    def send_masked(request: PreparedRequest, **kwargs: Any) -> Response:
+        try:
+            return send(request, **kwargs)
+        except HTTPError:
+            raise
+        except RequestException as error:
+            url = request.url or ""
+            retried = isinstance(error, RETRYABLE_ERRORS)
+            attempts = f" after {policy.max_retries + 1} attempts" if retried else ""
+            failure = BillingConnectionError(
+                f"{labels.resource(url)}, {labels.page(url)}: no answer from the API{attempts}"
+                f" ({type(error).__name__}: {REDACTOR.redact(str(error))})."
+                " Check the base URL and the network."
+            )
+        # raised outside the except block, so the unmasked error is not chained to it
+        raise failure
+
+    return send_masked

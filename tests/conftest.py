@@ -1,0 +1,31 @@
+"""Fixtures every test gets: its own dlt data dir, config from `sources/.dlt`, no telemetry."""
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
+
+# dlt reads `.dlt/config.toml` from the project dir; the repository keeps it under sources/.
+os.environ["DLT_PROJECT_DIR"] = str(SOURCES_DIR)
+os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+
+
+@pytest.fixture(autouse=True)
+def restore_environment() -> Iterator[None]:
+    """Puts back every environment variable a test changed."""
+    saved = os.environ.copy()
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def isolated_pipelines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Gives each test its own dlt data dir, so pipelines and their state never leak across."""
+    data_dir = tmp_path / "dlt_data"
+    monkeypatch.setenv("DLT_DATA_DIR", str(data_dir))
+    monkeypatch.chdir(tmp_path)
+    return data_dir
