@@ -2,22 +2,19 @@
 
 import logging
 import threading
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
 
-# Loggers that print request URLs, API key included: urllib3 at DEBUG, dlt's REST client at
-# INFO (it masks a fixed list of parameter names only).
-URL_LOGGERS = ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry", "dlt")
 
-
-class SecretRedactor(logging.Filter):
+class SecretRedactor:
     """Replaces every registered secret, raw or URL-encoded, with `***`."""
 
     def __init__(self) -> None:
-        super().__init__()
         self._secrets: set[str] = set()
         self._lock = threading.Lock()
+        self._installed = False
 
     def add(self, secret: str) -> None:
         """Registers a secret and the forms it takes in a URL."""
@@ -32,22 +29,36 @@ class SecretRedactor(logging.Filter):
             text = text.replace(secret, MASK)
         return text
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Masks secrets in a log record's message before any handler formats it."""
-        message = record.getMessage()
-        redacted = self.redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
+    def install(self) -> None:
+        """Masks secrets in every log record from now on, whichever logger writes it.
+
+        urllib3 logs full URLs at DEBUG and dlt's REST client at INFO, masking only a fixed
+        list of parameter names; a record factory reaches them all, and other libraries too.
+        """
+        with self._lock:
+            if self._installed:
+                return
+            self._installed = True
+        make_record = logging.getLogRecordFactory()
+
+        def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = make_record(*args, **kwargs)
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed call is reported by its handler, as usual
+                return record
+            redacted = self.redact(message)
+            if redacted != message:
+                record.msg, record.args = redacted, None
+            return record
+
+        logging.setLogRecordFactory(masked_record)
 
 
 REDACTOR = SecretRedactor()
 
 
 def protect_secret(secret: str) -> None:
-    """Registers a secret and makes sure every URL-logging logger masks it."""
+    """Registers a secret and makes sure no log record can carry it."""
     REDACTOR.add(secret)
-    for name in URL_LOGGERS:
-        logger = logging.getLogger(name)
-        if REDACTOR not in logger.filters:
-            logger.addFilter(REDACTOR)
+    REDACTOR.install()
