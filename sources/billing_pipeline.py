@@ -18,11 +18,11 @@ PIPELINE_NAME = "billing"
 DATASET_NAME = "billing_data"
 
 
-def make_pipeline(destination: str = "duckdb") -> dlt.Pipeline:
+def make_pipeline() -> dlt.Pipeline:
     """A pipeline that logs its progress every second while it works."""
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        destination=destination,
+        destination="duckdb",
         dataset_name=DATASET_NAME,
         progress=dlt.progress.log(log_period=1.0, dump_system_stats=False),
     )

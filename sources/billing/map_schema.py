@@ -110,5 +110,5 @@ class RetrySpec(TypedDict, total=False):
 class EndpointMapSpec(TypedDict, total=False):
     client: Annotated[ClientSpec, "Settings shared by every request."]
     retry: Annotated[RetrySpec, "When and how a failed request is tried again."]
-    resource_defaults: Annotated[ResourceDefaultsSpec, "Settings shared by every resource."]
     resources: Required[Annotated[list[ResourceSpec], "The resources to load, one per table."]]
+    resource_defaults: Annotated[ResourceDefaultsSpec, "Settings shared by every resource."]

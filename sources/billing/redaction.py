@@ -6,6 +6,8 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
+# A shorter value cannot be a real API key, and masking it would garble ordinary words.
+MIN_SECRET_LENGTH = 6
 
 
 class SecretRedactor:
@@ -18,7 +20,7 @@ class SecretRedactor:
 
     def add(self, secret: str) -> None:
         """Registers a secret and the forms it takes in a URL."""
-        if not secret:
+        if len(secret) < MIN_SECRET_LENGTH:
             return
         with self._lock:
             self._secrets.update({secret, quote(secret, safe=""), quote_plus(secret)})

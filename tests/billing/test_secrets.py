@@ -14,6 +14,7 @@ import requests_mock as rm
 from pytest_mock import MockerFixture
 
 from sources.billing import billing_source
+from sources.billing.redaction import REDACTOR
 from sources.billing.sandbox import Fault, running_sandbox
 
 from .conftest import BASE_URL, fast_retry_map, make_record
@@ -138,3 +139,9 @@ def test_plain_http_to_a_remote_host_warns_and_loopback_does_not(mocker: MockerF
     (message,) = warning.call_args.args
     assert "http://api.example.com is plain http: the API key travels unencrypted" in message
     assert_no_secret(message)
+
+
+def test_a_value_too_short_to_be_a_key_is_not_masked_everywhere() -> None:
+    REDACTOR.add("k")
+
+    assert REDACTOR.redact("unknown key") == "unknown key"

@@ -1,0 +1,352 @@
+"""A local, deterministic billing REST API with fault injection, for tests and demos."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import random
+import re
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+Record = dict[str, Any]
+Item = tuple[str, int, Decimal]
+
+HOST = "127.0.0.1"
+API_PATH = "/v1/billing"
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+EXPONENTS = {"EUR": 2, "GBP": 2, "JPY": 0, "KWD": 3, "USD": 2}
+FAULT_KINDS = ("status", "drop", "truncate", "not_json", "no_data", "no_total", "delay")
+FIRST_DAY, DAYS_IN_RANGE = date(2024, 1, 1), 731  # 2024-01-01 .. 2025-12-31
+SPECIAL_CURRENCY = {3: "USD", 5: "USD", 7: "JPY"}
+SPECIAL_ITEMS: dict[int, list[Item]] = {
+    3: [("sku_big", 1, Decimal("123456789012345000.00")), ("sku_extra", 1, Decimal("678.91"))],
+    5: [("sku_trap", 1, Decimal("9007199254740993.00")), ("sku_cent", 1, Decimal("0.01"))],
+}
+DESCRIPTIONS = ("Monthly subscription", "Usage overage", "Annual plan", "Seat top-up", "Setup fee")
+_AMOUNT_MARK = "\x00amount:"  # json.dumps writes it as "\u0000amount:<digits>"
+_MARKED_AMOUNT = re.compile(r'"\\u0000amount:(-?\d+(?:\.\d+)?)"')
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour of the /v1/billing endpoint."""
+
+    kind: str
+    request: int | None = None
+    offset: int | None = None
+    times: int = 1
+    status: int = 503
+    retry_after: str | None = None
+    delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Reject unknown fault kinds early."""
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}, expected one of {FAULT_KINDS}")
+
+    def matches(self, number: int, offset: int | None) -> bool:
+        """Tell whether this fault applies to request `number` asking for `offset`."""
+        if self.request is not None and self.request != number:
+            return False
+        return self.offset is None or self.offset == offset
+
+
+@dataclass
+class RequestLog:
+    """One /v1/billing request as the sandbox saw it."""
+
+    path: str
+    params: dict[str, str]
+    status: int
+    at: float
+
+
+@dataclass
+class _Reply:
+    """What to send back for one request and how: whole, truncated or not at all."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    action: Literal["send", "drop", "truncate"] = "send"
+
+
+def _money(minor_units: int, exponent: int) -> Decimal:
+    """Turn an integer count of minor units into a Decimal with `exponent` decimals."""
+    return Decimal(minor_units).scaleb(-exponent)
+
+
+def _random_item(rng: random.Random, exponent: int) -> Item:
+    """Draw one line item as (sku, quantity, amount)."""
+    sku, quantity = f"sku_{rng.randint(1, 40):03d}", rng.randint(1, 5)
+    return sku, quantity, _money(rng.randint(100, 2_000_000), exponent)
+
+
+def _charge_date(rng: random.Random, record_id: int) -> tuple[str, datetime]:
+    """Draw the charge date as sent (plain date or offset timestamp) and its UTC instant."""
+    day = FIRST_DAY + timedelta(days=rng.randint(0, DAYS_IN_RANGE - 1))
+    if record_id % 10 != 0:
+        return day.isoformat(), datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    hours_behind = rng.choice((4, 5, 8))  # late enough that the UTC date is the next day
+    tz = timezone(timedelta(hours=-hours_behind))
+    hour, minute = rng.randint(24 - hours_behind, 23), rng.choice((0, 15, 30, 45))
+    local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
+    return local.isoformat(), local.astimezone(timezone.utc)
+
+
+def _make_record(rng: random.Random, record_id: int, customers: int) -> Record:
+    """Build one billing record; ids 3, 5 and 7 get fixed edge-case amounts or currency."""
+    customer_id = f"cus_{rng.randint(1, customers):05d}"
+    currency = SPECIAL_CURRENCY.get(record_id) or rng.choice(sorted(EXPONENTS))
+    exponent = EXPONENTS[currency]
+    items = SPECIAL_ITEMS.get(record_id) or [
+        _random_item(rng, exponent) for _ in range(rng.randint(1, 3))
+    ]
+    if record_id not in SPECIAL_ITEMS and rng.random() < 0.04:  # a refund
+        items = [(sku, quantity, -amount) for sku, quantity, amount in items]
+    sent_date, instant = _charge_date(rng, record_id)
+    updated = instant + timedelta(seconds=rng.randint(0, 30 * 86400))
+    return {
+        "id": record_id,
+        "customer_id": customer_id,
+        "currency": currency,
+        "amount": format(sum((amount for *_, amount in items), _money(0, exponent)), "f"),
+        "date": sent_date,
+        "status": rng.choice(("paid", "paid", "open", "void")),
+        "description": None if rng.random() < 0.25 else rng.choice(DESCRIPTIONS),
+        "line_items": [
+            {"sku": sku, "quantity": quantity, "amount": format(amount, "f")}
+            for sku, quantity, amount in items
+        ],
+        "updated_at": updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def make_records(size: int, seed: int) -> list[Record]:
+    """Generate `size` deterministic billing records with ids 1..size."""
+    if size < 0:
+        raise ValueError("size must not be negative")
+    rng = random.Random(seed)
+    customers = max(1, size // 5)
+    return [_make_record(rng, record_id, customers) for record_id in range(1, size + 1)]
+
+
+def _mark_amounts(record: Record) -> Record:
+    """Copy a record with every amount wrapped in a placeholder marker for raw output."""
+    items = [{**item, "amount": _AMOUNT_MARK + item["amount"]} for item in record["line_items"]]
+    return {**record, "amount": _AMOUNT_MARK + record["amount"], "line_items": items}
+
+
+def _json_reply(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> _Reply:
+    """Build a reply carrying a JSON body."""
+    return _Reply(status, json.dumps(body).encode(), headers=headers or {})
+
+
+def _count(value: str | None, default: int) -> int | None:
+    """Read a non-negative integer query parameter: default if absent, None if malformed."""
+    if value is None:
+        return default
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+class SandboxAPI:
+    """The sandbox's data, options, faults and request log (served by running_sandbox)."""
+
+    def __init__(
+        self,
+        *,
+        size: int = 250,
+        seed: int = 7,
+        api_key: str = "sandbox-key",
+        latency_ms: float = 0,
+        include_total: bool = True,
+        amount_as: Literal["string", "number"] = "string",
+        faults: Sequence[Fault] = (),
+    ) -> None:
+        """Generate the dataset and store the options."""
+        if amount_as not in ("string", "number"):
+            raise ValueError(f"amount_as must be 'string' or 'number', got {amount_as!r}")
+        self.url = ""  # set by running_sandbox once the port is bound
+        self.api_key = api_key
+        self.records = make_records(size, seed)
+        self.latency_ms = latency_ms
+        self.include_total = include_total
+        self.amount_as = amount_as
+        self._faults = [dataclasses.replace(fault) for fault in faults]  # copies: times is spent
+        self._log: list[RequestLog] = []
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @property
+    def requests(self) -> list[RequestLog]:
+        """Return a snapshot of every /v1/billing request received so far."""
+        with self._lock:
+            return list(self._log)
+
+    def add_fault(self, fault: Fault) -> None:
+        """Arm another fault while running; it is checked after the existing ones."""
+        with self._lock:
+            self._faults.append(dataclasses.replace(fault))
+
+    def handle_billing(self, params: dict[str, str]) -> _Reply:
+        """Answer one /v1/billing request, applying latency, faults and logging."""
+        arrived = time.monotonic()
+        fault = self._take_fault(_count(params.get("offset"), 0))
+        time.sleep(self.latency_ms / 1000 + (fault.delay if fault and fault.kind == "delay" else 0))
+        reply = self._reply_for(params, fault)
+        logged = {key: value for key, value in params.items() if key != "api_key"}
+        with self._lock:
+            self._log.append(RequestLog(API_PATH, logged, reply.status, arrived))
+        return reply
+
+    def _take_fault(self, offset: int | None) -> Fault | None:
+        """Count this request and return (and use up) the first fault that matches it."""
+        with self._lock:
+            self._count += 1
+            for fault in self._faults:
+                if fault.times > 0 and fault.matches(self._count, offset):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _reply_for(self, params: dict[str, str], fault: Fault | None) -> _Reply:
+        """Build the reply for a request, as changed by `fault` if any."""
+        kind = fault.kind if fault else "none"
+        if fault and kind == "status":
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            return _json_reply(fault.status, {"error": f"injected status {fault.status}"}, headers)
+        if kind == "drop":
+            return _Reply(0, action="drop")
+        if kind == "not_json":
+            return _Reply(200, b"<html>oops</html>", content_type="text/html")
+        reply = self._page_reply(params, omit={"no_data": "data", "no_total": "total"}.get(kind))
+        reply.action = "truncate" if kind == "truncate" else "send"
+        return reply
+
+    def _page_reply(self, params: dict[str, str], omit: str | None) -> _Reply:
+        """Check the key and paging parameters and build the page (or error) reply."""
+        if params.get("api_key") != self.api_key:
+            return _json_reply(401, {"error": "invalid api key"})
+        offset = _count(params.get("offset"), 0)
+        limit = _count(params.get("limit"), DEFAULT_LIMIT)
+        if offset is None or limit is None or limit > MAX_LIMIT:
+            error = f"offset and limit must be integers, offset >= 0, 0 <= limit <= {MAX_LIMIT}"
+            return _json_reply(400, {"error": error})
+        page = self.records[offset : offset + limit]
+        body = {"data": page, "total": len(self.records), "offset": offset, "limit": limit}
+        if not self.include_total:
+            del body["total"]
+        if omit:
+            del body[omit]
+        return _Reply(200, self._encode(body))
+
+    def _encode(self, body: dict[str, Any]) -> bytes:
+        """Serialise a page body, writing amounts as raw JSON numbers if so configured."""
+        if self.amount_as == "string" or "data" not in body:
+            return json.dumps(body).encode()
+        text = json.dumps({**body, "data": [_mark_amounts(record) for record in body["data"]]})
+        return _MARKED_AMOUNT.sub(r"\1", text).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 transport for one connection to the sandbox."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30.0  # idle keep-alive connections are closed after this many seconds
+
+    def __init__(self, sandbox: SandboxAPI, *args: Any) -> None:
+        """Remember the sandbox, then handle the connection."""
+        self.sandbox = sandbox
+        super().__init__(*args)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep quiet: no per-request logging to stderr."""
+
+    def do_GET(self) -> None:
+        """Serve /v1/billing, or 404 for any other path."""
+        url = urlsplit(self.path)
+        if url.path != API_PATH:
+            self._send(_json_reply(404, {"error": f"no such path {url.path}"}))
+            return
+        self._send(self.sandbox.handle_billing(dict(parse_qsl(url.query, keep_blank_values=True))))
+
+    def _not_allowed(self) -> None:
+        """Answer 405 to any method but GET, then close the connection."""
+        headers = {"Allow": "GET", "Connection": "close"}
+        self._send(_json_reply(405, {"error": f"method {self.command} not allowed"}, headers))
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _not_allowed
+
+    def _send(self, reply: _Reply) -> None:
+        """Write a reply: whole, only half of the body, or nothing at all."""
+        if reply.action == "drop":
+            self.close_connection = True
+            return
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            half = len(reply.body) // 2
+            self.wfile.write(reply.body[:half] if reply.action == "truncate" else reply.body)
+        if reply.action == "truncate":
+            self.close_connection = True
+
+
+@contextlib.contextmanager
+def running_sandbox(port: int = 0, **options: Any) -> Iterator[SandboxAPI]:
+    """Serve a SandboxAPI(**options) on 127.0.0.1:`port` from a daemon thread, then stop."""
+    sandbox = SandboxAPI(**options)
+    server = ThreadingHTTPServer((HOST, port), partial(_Handler, sandbox))
+    sandbox.url = f"http://{HOST}:{server.server_address[1]}"
+    serve = partial(server.serve_forever, poll_interval=0.05)
+    thread = threading.Thread(target=serve, name="billing-sandbox", daemon=True)
+    thread.start()
+    try:
+        yield sandbox
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the sandbox from the command line until Ctrl-C or SIGTERM."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, default=250, help="number of records")
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the dataset")
+    parser.add_argument("--api-key", default="sandbox-key", help="the accepted api_key")
+    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any)")
+    parser.add_argument("--latency-ms", type=float, default=0, help="delay of every request")
+    args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    options = {"size": args.size, "seed": args.seed, "latency_ms": args.latency_ms}
+    try:
+        with running_sandbox(port=args.port, api_key=args.api_key, **options) as sandbox:
+            about = f"{len(sandbox.records)} records, api key {sandbox.api_key}"
+            print(f"Sandbox billing API on {sandbox.url} ({about})", flush=True)
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
