@@ -1,8 +1,8 @@
 """Loads billing records from a billing REST API into DuckDB, and prints what arrived.
 
-    python billing_pipeline.py                 # the API in .dlt/config.toml and secrets.toml
-    python billing_pipeline.py --sandbox       # the bundled local sandbox API, no setup
-    python billing_pipeline.py --endpoints my_vendor.yaml
+python billing_pipeline.py                 # the API in .dlt/config.toml and secrets.toml
+python billing_pipeline.py --sandbox       # the bundled local sandbox API, no setup
+python billing_pipeline.py --endpoints my_vendor.yaml
 """
 
 import argparse
@@ -10,21 +10,21 @@ from collections.abc import Sequence
 from typing import Any
 
 import dlt
+from billing import billing_source
 from dlt.common.pipeline import LoadInfo
 
-from billing import billing_source
-
 PIPELINE_NAME = "billing"
+SANDBOX_PIPELINE_NAME = "billing_sandbox"
 DATASET_NAME = "billing_data"
 
 
-def make_pipeline() -> dlt.Pipeline:
-    """A pipeline that logs its progress every second while it works."""
+def make_pipeline(pipeline_name: str = PIPELINE_NAME) -> dlt.Pipeline:
+    """A pipeline that logs its progress, once a second, while it works."""
     return dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
+        pipeline_name=pipeline_name,
         destination="duckdb",
         dataset_name=DATASET_NAME,
-        progress=dlt.progress.log(log_period=1.0, dump_system_stats=False),
+        progress="log",
     )
 
 
@@ -45,36 +45,39 @@ def load_with_map(pipeline: dlt.Pipeline, endpoints: str, **source_args: Any) ->
 
 def print_summary(pipeline: dlt.Pipeline, info: LoadInfo) -> None:
     """Prints rows per table, records and total amount per currency, and the date range."""
-    print(f"\nLoaded into {pipeline.destination.destination_name}, dataset {pipeline.dataset_name}:")
+    destination = pipeline.destination.destination_name
+    print(f"\nLoaded into {destination}, dataset {pipeline.dataset_name}:")
     schema = pipeline.default_schema
-    tables = [name for name in schema.data_table_names() if not name.startswith("_dlt")]
+    tables = sorted(name for name in schema.data_table_names() if not name.startswith("_dlt"))
     with pipeline.sql_client() as client:
-        for table in sorted(tables):
-            count = client.execute_sql(f"SELECT COUNT(*) FROM {client.make_qualified_table_name(table)}")
-            print(f"  {table:<40} {count[0][0]:>10,} rows")
+
+        def query(sql: str) -> list[Sequence[Any]]:
+            return list(client.execute_sql(sql) or [])
+
+        for table in tables:
+            ((count,),) = query(f"SELECT COUNT(*) FROM {client.make_qualified_table_name(table)}")
+            print(f"  {table:<40} {count:>10,} rows")
 
         columns = schema.get_table_columns("billing_records") if "billing_records" in tables else {}
         records = client.make_qualified_table_name("billing_records")
         if {"currency", "amount"} <= columns.keys():
             print("\n  currency      records            total amount")
-            rows = client.execute_sql(
-                f"SELECT currency, COUNT(*), SUM(amount) FROM {records} GROUP BY 1 ORDER BY 1"
-            )
-            for currency, count, total in rows:
-                print(f"  {currency or '-':<8} {count:>12,} {total:>23,}")
+            sql = f"SELECT currency, COUNT(*), SUM(amount) FROM {records} GROUP BY 1 ORDER BY 1"
+            for currency, count, total in query(sql):
+                print(f"  {currency or '-':<8} {count:>12,} {total.normalize():>23,f}")
         if "date" in columns:
-            first, last = client.execute_sql(f"SELECT MIN(date), MAX(date) FROM {records}")[0]
+            ((first, last),) = query(f"SELECT MIN(date), MAX(date) FROM {records}")
             print(f"\n  dates from {first} to {last}")
     print(f"\n{len(info.loads_ids)} load package(s) loaded, no failed jobs.")
 
 
 def run_on_sandbox(size: int) -> None:
-    """Starts the bundled sandbox API on 127.0.0.1, loads it, and prints the summary."""
+    """Starts the bundled sandbox API on 127.0.0.1, loads it afresh, and prints the summary."""
     from billing.sandbox import running_sandbox
 
     with running_sandbox(size=size) as api:
         print(f"Sandbox billing API with {size:,} records at {api.url}")
-        pipeline = make_pipeline()
+        pipeline = make_pipeline(SANDBOX_PIPELINE_NAME).drop()  # forget earlier sandbox runs
         info = load_everything(pipeline, base_url=api.url, api_key=api.api_key)
     print_summary(pipeline, info)
 

@@ -1,8 +1,8 @@
 """Fixtures every test gets: its own dlt data dir, config from `sources/.dlt`, no telemetry."""
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

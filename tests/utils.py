@@ -1,6 +1,6 @@
 """Shared helpers for the tests: destinations under test, load assertions, table counts."""
 
-from typing import Dict, List, TypeVar
+from typing import TypeVar
 
 import dlt
 from dlt.common.pipeline import LoadInfo
@@ -9,7 +9,7 @@ DEFAULT_DESTINATIONS = ["duckdb"]
 E = TypeVar("E", bound=BaseException)
 
 
-def all_destinations() -> List[str]:
+def all_destinations() -> list[str]:
     """Destinations the loading tests run on: `ALL_DESTINATIONS` from config, default duckdb.
 
     Set it in the environment as a JSON list, `ALL_DESTINATIONS='["duckdb", "postgres"]'`.
@@ -28,12 +28,14 @@ def assert_load_info(info: LoadInfo, expected_load_packages: int = 1) -> None:
         assert info.load_packages[info.loads_ids.index(load_id)].state == "loaded"
 
 
-def load_table_counts(pipeline: dlt.Pipeline, *table_names: str) -> Dict[str, int]:
+def load_table_counts(pipeline: dlt.Pipeline, *table_names: str) -> dict[str, int]:
     """Returns the row count of each table, read from the destination."""
     with pipeline.sql_client() as client:
         counts = {}
         for table in table_names:
-            rows = client.execute_sql(f"SELECT COUNT(*) FROM {client.make_qualified_table_name(table)}")
+            rows = client.execute_sql(
+                f"SELECT COUNT(*) FROM {client.make_qualified_table_name(table)}"
+            )
             counts[table] = rows[0][0]
     return counts
 

@@ -60,7 +60,9 @@ def reference_rows(spec: Any = EndpointMapSpec, prefix: str = "", seen: Any = No
         nested, joint = _nested_spec(hint)
         described_by = nested if nested is not None else _unwrap_required(hint)
         if described_by in seen:
-            rows.append(f"| `{path}` | {_type_text(hint)} | {required} | As `{seen[described_by]}`. |")
+            rows.append(
+                f"| `{path}` | {_type_text(hint)} | {required} | As `{seen[described_by]}`. |"
+            )
             continue
         seen[described_by] = path
         rows.append(f"| `{path}` | {_type_text(hint)} | {required} | {_unwrap(hint)[1]} |")

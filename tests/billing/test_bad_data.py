@@ -16,7 +16,9 @@ URL = f"{BASE_URL}/v1/billing"
 
 
 def full_page(offset: int) -> dict[str, Any]:
-    return {"json": {"data": [make_record(i) for i in range(offset + 1, offset + 101)], "total": 300}}
+    return {
+        "json": {"data": [make_record(i) for i in range(offset + 1, offset + 101)], "total": 300}
+    }
 
 
 def read_failure(second_page: dict[str, Any]) -> BillingDataError:
@@ -38,11 +40,14 @@ def test_body_that_is_not_json_fails_naming_resource_and_offset() -> None:
     error = read_failure({"text": "<html>Service maintenance</html>"})
 
     assert str(error) == (
-        "billing_records, offset 100: the body is not JSON (it starts with '<html>Service maintenance</html>')"
+        "billing_records, offset 100: the body is not JSON"
+        " (it starts with '<html>Service maintenance</html>')"
     )
 
 
-@pytest.mark.parametrize("record", [{"customer_id": "c1"}, {"id": None, "customer_id": "c1"}, "not a record"])
+@pytest.mark.parametrize(
+    "record", [{"customer_id": "c1"}, {"id": None, "customer_id": "c1"}, "not a record"]
+)
 def test_record_without_id_fails_naming_its_place(record: Any) -> None:
     error = read_failure({"json": {"data": [make_record(101), record], "total": 300}})
 
@@ -96,4 +101,6 @@ def test_the_run_after_a_failed_one_loads_normally(sandbox: SandboxAPI) -> None:
 
     pipeline.run(billing_source(base_url=sandbox.url, api_key=sandbox.api_key))
 
-    assert load_table_counts(pipeline, "billing_records") == {"billing_records": len(sandbox.records)}
+    assert load_table_counts(pipeline, "billing_records") == {
+        "billing_records": len(sandbox.records)
+    }

@@ -2,8 +2,9 @@
 
 import copy
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any
 
 import pytest
 import requests_mock
@@ -25,7 +26,11 @@ def test_bundled_map_describes_the_vendor_neutral_api() -> None:
     assert resource["name"] == "billing_records"
     assert resource["endpoint"]["path"] == "/v1/billing"
     assert resource["endpoint"]["data_selector"] == "data"
-    assert resource["endpoint"]["paginator"] == {"type": "offset", "limit": 100, "total_path": "total"}
+    assert resource["endpoint"]["paginator"] == {
+        "type": "offset",
+        "limit": 100,
+        "total_path": "total",
+    }
     assert resource["primary_key"] == "id"
     assert resource["write_disposition"] == "merge"
     assert resource["columns"] == {
@@ -69,8 +74,8 @@ def test_resource_defaults_fill_in_and_resources_override() -> None:
     assert invoices["write_disposition"] == "append"
 
 
-def _set(path: str, value: Any) -> Callable[[Dict[str, Any]], None]:
-    def mutate(endpoint_map: Dict[str, Any]) -> None:
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(endpoint_map: dict[str, Any]) -> None:
         *parents, last = re.findall(r"[^.\[\]]+", path)
         node: Any = endpoint_map
         for part in parents:
@@ -90,11 +95,18 @@ BAD_MAPS = [
     ("secret in map", "client.auth.api_key", "abc", "unknown key"),
     ("bad disposition", "resource_defaults.write_disposition", "upsert", "replace, merge"),
     ("bad status", "retry.statuses", [200], "expected HTTP error statuses"),
-    ("scale on text", "resources[0].columns.customer_id.scale", 2, "only a money or decimal column"),
+    (
+        "scale on text",
+        "resources[0].columns.customer_id.scale",
+        2,
+        "only a money or decimal column",
+    ),
 ]
 
 
-@pytest.mark.parametrize("path,value,expected", [case[1:] for case in BAD_MAPS], ids=[c[0] for c in BAD_MAPS])
+@pytest.mark.parametrize(
+    "path,value,expected", [case[1:] for case in BAD_MAPS], ids=[c[0] for c in BAD_MAPS]
+)
 def test_bad_map_is_rejected_in_one_short_line_before_any_request(
     tmp_path: Path, path: str, value: Any, expected: str
 ) -> None:
@@ -118,7 +130,9 @@ def test_missing_required_key_names_it() -> None:
     endpoint_map = copy.deepcopy(BUNDLED)
     del endpoint_map["resources"][0]["endpoint"]["path"]
 
-    with pytest.raises(EndpointMapError, match=r"resources\[0\]\.endpoint\.path: required key is missing"):
+    with pytest.raises(
+        EndpointMapError, match=r"resources\[0\]\.endpoint\.path: required key is missing"
+    ):
         load_endpoint_map(endpoint_map)
 
 
@@ -126,7 +140,9 @@ def test_duplicate_resource_names_are_rejected() -> None:
     endpoint_map = copy.deepcopy(BUNDLED)
     endpoint_map["resources"].append(copy.deepcopy(endpoint_map["resources"][0]))
 
-    with pytest.raises(EndpointMapError, match=r"resources\[1\]\.name: 'billing_records' is used twice"):
+    with pytest.raises(
+        EndpointMapError, match=r"resources\[1\]\.name: 'billing_records' is used twice"
+    ):
         load_endpoint_map(endpoint_map)
 
 
@@ -145,7 +161,9 @@ def test_unknown_map_name_and_missing_file_are_clear(tmp_path: Path) -> None:
         load_endpoint_map("strpe")
     with pytest.raises(EndpointMapError, match="no such endpoint map file"):
         load_endpoint_map(str(tmp_path / "absent.yaml"))
-    with pytest.raises(EndpointMapError, match="expected a bundled map name, a YAML path or a mapping"):
+    with pytest.raises(
+        EndpointMapError, match="expected a bundled map name, a YAML path or a mapping"
+    ):
         load_endpoint_map(42)  # type: ignore[arg-type]
 
 

@@ -14,7 +14,10 @@ from ..utils import ALL_DESTINATIONS, assert_load_info, load_table_counts
 
 def make_pipeline(destination: str) -> dlt.Pipeline:
     return dlt.pipeline(
-        pipeline_name="billing_test", destination=destination, dataset_name="billing_data", dev_mode=True
+        pipeline_name="billing_test",
+        destination=destination,
+        dataset_name="billing_data",
+        dev_mode=True,
     )
 
 
@@ -24,11 +27,16 @@ def load(pipeline: dlt.Pipeline, api: SandboxAPI) -> None:
 
 def column_types(pipeline: dlt.Pipeline) -> dict[str, tuple[str, bool]]:
     columns = pipeline.default_schema.get_table_columns("billing_records")
-    return {name: (column["data_type"], column.get("nullable", True)) for name, column in columns.items()}
+    return {
+        name: (column["data_type"], column.get("nullable", True))
+        for name, column in columns.items()
+    }
 
 
 @pytest.mark.parametrize("destination", ALL_DESTINATIONS)
-def test_sandbox_loads_every_record_with_exact_amounts_and_dates(destination: str, sandbox: SandboxAPI) -> None:
+def test_sandbox_loads_every_record_with_exact_amounts_and_dates(
+    destination: str, sandbox: SandboxAPI
+) -> None:
     pipeline = make_pipeline(destination)
 
     load(pipeline, sandbox)
@@ -39,7 +47,9 @@ def test_sandbox_loads_every_record_with_exact_amounts_and_dates(destination: st
         "billing_records__line_items": line_items,
     }
     with pipeline.sql_client() as client:
-        rows = client.execute_sql("SELECT id, amount, date, customer_id FROM billing_records ORDER BY id")
+        rows = client.execute_sql(
+            "SELECT id, amount, date, customer_id FROM billing_records ORDER BY id"
+        )
     loaded = {row[0]: row[1:] for row in rows}
     for record in sandbox.records:
         amount, day, customer = loaded[record["id"]]
@@ -94,7 +104,9 @@ def test_amounts_sent_as_json_numbers_load_exactly() -> None:
 
 
 @pytest.mark.parametrize("destination", ALL_DESTINATIONS)
-def test_second_run_loads_no_duplicate_and_updates_changed_records(destination: str, sandbox: SandboxAPI) -> None:
+def test_second_run_loads_no_duplicate_and_updates_changed_records(
+    destination: str, sandbox: SandboxAPI
+) -> None:
     pipeline = make_pipeline(destination)
     load(pipeline, sandbox)
 

@@ -32,7 +32,9 @@ def test_total_reached_on_a_full_page_needs_no_extra_request(
     assert api.pages == [(0, 100), (100, 100)]
 
 
-def test_without_total_a_short_page_ends_paging(billing_api: tuple[rm.Mocker, FakeBillingAPI]) -> None:
+def test_without_total_a_short_page_ends_paging(
+    billing_api: tuple[rm.Mocker, FakeBillingAPI],
+) -> None:
     _, api = billing_api
     api.include_total = False
 
@@ -40,7 +42,9 @@ def test_without_total_a_short_page_ends_paging(billing_api: tuple[rm.Mocker, Fa
     assert api.pages == [(0, 100), (100, 100), (200, 100)]
 
 
-def test_without_total_an_empty_page_ends_paging(billing_api: tuple[rm.Mocker, FakeBillingAPI]) -> None:
+def test_without_total_an_empty_page_ends_paging(
+    billing_api: tuple[rm.Mocker, FakeBillingAPI],
+) -> None:
     _, api = billing_api
     api.include_total = False
     api.records = api.records[:200]
@@ -49,7 +53,9 @@ def test_without_total_an_empty_page_ends_paging(billing_api: tuple[rm.Mocker, F
     assert api.pages == [(0, 100), (100, 100), (200, 100)]
 
 
-def test_an_empty_api_loads_nothing_in_one_request(billing_api: tuple[rm.Mocker, FakeBillingAPI]) -> None:
+def test_an_empty_api_loads_nothing_in_one_request(
+    billing_api: tuple[rm.Mocker, FakeBillingAPI],
+) -> None:
     _, api = billing_api
     api.records = []
 
@@ -72,7 +78,9 @@ def test_has_more_false_ends_paging_even_after_a_full_page(
     _, api = billing_api
     api.include_total, api.has_more = False, True
     api.records = api.records[:200]
-    source = billing_source(base_url=BASE_URL, api_key=API_KEY, endpoints=_with_has_more(fast_retry_map()))
+    source = billing_source(
+        base_url=BASE_URL, api_key=API_KEY, endpoints=_with_has_more(fast_retry_map())
+    )
 
     assert len(list(source.resources["billing_records"])) == 200
     assert api.pages == [(0, 100), (100, 100)]

@@ -2,8 +2,8 @@
 
 import logging
 import time
-from email.utils import formatdate
 from collections.abc import Iterator
+from email.utils import formatdate
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -61,7 +61,9 @@ def test_retryable_status_is_retried_with_waits_of_2_4_8(status: int, waits: Mag
 
 
 @pytest.mark.parametrize("status", [503, 429])
-def test_fourth_failure_gives_up_and_names_status_resource_and_page(status: int, waits: MagicMock) -> None:
+def test_fourth_failure_gives_up_and_names_status_resource_and_page(
+    status: int, waits: MagicMock
+) -> None:
     with rm.Mocker() as api:
         api.get(URL, failing(4, status_code=status, reason="Busy"))
 
@@ -86,7 +88,9 @@ def test_fourth_failure_gives_up_and_names_status_resource_and_page(status: int,
         (501, "Check the endpoint's path and params"),
     ],
 )
-def test_other_statuses_fail_at_once_with_what_to_check(status: int, hint: str, waits: MagicMock) -> None:
+def test_other_statuses_fail_at_once_with_what_to_check(
+    status: int, hint: str, waits: MagicMock
+) -> None:
     with rm.Mocker() as api:
         api.get(URL, status_code=status, text='{"error": "nope"}')
 
@@ -102,7 +106,12 @@ def test_other_statuses_fail_at_once_with_what_to_check(status: int, hint: str, 
 
 
 @pytest.mark.parametrize(
-    "error", [requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError]
+    "error",
+    [
+        requests.exceptions.ConnectTimeout,
+        requests.exceptions.ReadTimeout,
+        requests.exceptions.ConnectionError,
+    ],
 )
 def test_timeouts_and_dropped_connections_are_retried(error: type, waits: MagicMock) -> None:
     with rm.Mocker() as api:
@@ -123,13 +132,17 @@ def test_connection_failing_every_time_raises_a_masked_error(waits: MagicMock) -
         error = raised(raised_error.value, BillingConnectionError)
 
     assert api.call_count == 4
-    assert str(error).startswith("billing_records, offset 0: no answer from the API after 4 attempts")
+    assert str(error).startswith(
+        "billing_records, offset 0: no answer from the API after 4 attempts"
+    )
     assert API_KEY not in str(error)
     assert error.__context__ is None and error.__cause__ is None
 
 
 @pytest.mark.parametrize("header,expected_wait", [("5", 5), ("120", 60), ("0", 2)])
-def test_retry_after_sets_the_wait_up_to_the_ceiling(header: str, expected_wait: float, waits: MagicMock) -> None:
+def test_retry_after_sets_the_wait_up_to_the_ceiling(
+    header: str, expected_wait: float, waits: MagicMock
+) -> None:
     with rm.Mocker() as api:
         api.get(URL, failing(1, status_code=429, headers={"Retry-After": header}))
 

@@ -59,9 +59,15 @@ def run_failing(base_url: str, endpoints: object = "endpoints") -> BaseException
     return error.value
 
 
-def test_key_is_not_in_logs_of_a_run_with_retries(all_log_lines: list[str], mocker: MockerFixture) -> None:
-    with running_sandbox(size=150, api_key=SECRET, faults=[Fault("status", request=2, status=503)]) as api:
-        pipeline = dlt.pipeline(pipeline_name="secrets", destination="duckdb", dataset_name="billing")
+def test_key_is_not_in_logs_of_a_run_with_retries(
+    all_log_lines: list[str], mocker: MockerFixture
+) -> None:
+    with running_sandbox(
+        size=150, api_key=SECRET, faults=[Fault("status", request=2, status=503)]
+    ) as api:
+        pipeline = dlt.pipeline(
+            pipeline_name="secrets", destination="duckdb", dataset_name="billing"
+        )
         pipeline.run(billing_source(base_url=api.url, api_key=SECRET, endpoints=fast_retry_map()))
 
     text = "\n".join(all_log_lines)
@@ -70,7 +76,9 @@ def test_key_is_not_in_logs_of_a_run_with_retries(all_log_lines: list[str], mock
     assert_no_secret(text)
 
 
-def test_key_is_not_in_a_connection_error_its_traceback_or_the_logs(all_log_lines: list[str]) -> None:
+def test_key_is_not_in_a_connection_error_its_traceback_or_the_logs(
+    all_log_lines: list[str],
+) -> None:
     error = run_failing(f"http://127.0.0.1:{free_port()}", fast_retry_map(max_retries=1))
 
     formatted = "".join(traceback.format_exception(error))
@@ -91,13 +99,17 @@ def test_key_echoed_by_the_api_is_masked_in_the_error() -> None:
     assert_no_secret("".join(traceback.format_exception(error)))
 
 
-def test_key_under_a_parameter_name_dlt_does_not_mask_stays_hidden(all_log_lines: list[str]) -> None:
+def test_key_under_a_parameter_name_dlt_does_not_mask_stays_hidden(
+    all_log_lines: list[str],
+) -> None:
     logging.getLogger("dlt").setLevel(logging.INFO)  # dlt logs the full request URL at INFO
     endpoint_map = fast_retry_map()
     endpoint_map["client"]["auth"]["name"] = "access_code"
     with rm.Mocker() as api:
         api.get(f"{BASE_URL}/v1/billing", json={"data": [make_record(1)], "total": 1})
-        pipeline = dlt.pipeline(pipeline_name="secrets", destination="duckdb", dataset_name="billing")
+        pipeline = dlt.pipeline(
+            pipeline_name="secrets", destination="duckdb", dataset_name="billing"
+        )
         pipeline.run(billing_source(base_url=BASE_URL, api_key=SECRET, endpoints=endpoint_map))
 
     assert api.last_request.qs["access_code"] == [SECRET.lower()]
@@ -108,10 +120,12 @@ def test_key_under_a_parameter_name_dlt_does_not_mask_stays_hidden(all_log_lines
 
 def test_key_is_not_in_the_trace_or_any_file_the_pipeline_writes(tmp_path: Path) -> None:
     with running_sandbox(size=120, api_key=SECRET) as api:
-        pipeline = dlt.pipeline(pipeline_name="secrets", destination="duckdb", dataset_name="billing")
+        pipeline = dlt.pipeline(
+            pipeline_name="secrets", destination="duckdb", dataset_name="billing"
+        )
         pipeline.run(billing_source(base_url=api.url, api_key=SECRET))
         api.add_fault(Fault("status", status=401))
-        with pytest.raises(Exception):
+        with pytest.raises(Exception, match="HTTP 401"):
             pipeline.run(billing_source(base_url=api.url, api_key=SECRET))
 
     trace = pipeline.last_trace

@@ -94,12 +94,18 @@ def test_money_and_date_columns_become_exact_hints() -> None:
 
 
 def test_json_numbers_reach_records_as_exact_decimals() -> None:
-    body = '{"data": [{"id": 1, "amount": 9007199254740993.01, "date": "2024-03-31T23:00:00-05:00"}]}'
-    assert json.loads(body)["data"][0]["amount"] != Decimal("9007199254740993.01")  # a float would lose it
+    body = (
+        '{"data": [{"id": 1, "amount": 9007199254740993.01, "date": "2024-03-31T23:00:00-05:00"}]}'
+    )
+    assert json.loads(body)["data"][0]["amount"] != Decimal(
+        "9007199254740993.01"
+    )  # a float would lose it
 
     with rm.Mocker() as api:
         api.get(f"{BASE_URL}/v1/billing", text=body)
-        (record,) = list(billing_source(base_url=BASE_URL, api_key=API_KEY).resources["billing_records"])
+        (record,) = list(
+            billing_source(base_url=BASE_URL, api_key=API_KEY).resources["billing_records"]
+        )
 
     assert record["amount"] == Decimal("9007199254740993.01")
     assert record["date"] == date(2024, 3, 31)
