@@ -1,6 +1,5 @@
 """Loads invoices, charges and billing records from a billing REST API via a YAML endpoint map."""
 
-from collections.abc import Mapping
 from typing import Any
 
 import dlt
@@ -27,7 +26,9 @@ DEFAULT_ENDPOINTS = "endpoints"
 def billing_source(
     base_url: str = dlt.config.value,
     api_key: str = dlt.secrets.value,
-    endpoints: str | Mapping[str, Any] = DEFAULT_ENDPOINTS,
+    # Any, not a union: dlt resolves no union type from config, and would silently fall back
+    # to the default when `endpoints` is set in config.toml. The value is checked on loading.
+    endpoints: Any = DEFAULT_ENDPOINTS,
 ) -> list[DltResource]:
     """Reads every resource of an endpoint map from a billing API.
 
@@ -35,7 +36,8 @@ def billing_source(
         base_url: Root URL of the API, e.g. `https://api.example.com`.
         api_key: The API key; it is masked in every log line and error message.
         endpoints: The endpoint map: the name of a bundled map (`endpoints`), a path to a
-            YAML file, or an already-loaded mapping. It is validated before any request.
+            YAML file (str or Path), or an already-loaded mapping. It is validated before any
+            request.
 
     Returns:
         One resource per resource of the map; pick some with `.with_resources(...)`.

@@ -84,15 +84,10 @@ class _Reply:
     action: Literal["send", "drop", "truncate"] = "send"
 
 
-def _money(minor_units: int, exponent: int) -> Decimal:
-    """Turn an integer count of minor units into a Decimal with `exponent` decimals."""
-    return Decimal(minor_units).scaleb(-exponent)
-
-
 def _random_item(rng: random.Random, exponent: int) -> Item:
     """Draw one line item as (sku, quantity, amount)."""
     sku, quantity = f"sku_{rng.randint(1, 40):03d}", rng.randint(1, 5)
-    return sku, quantity, _money(rng.randint(100, 2_000_000), exponent)
+    return sku, quantity, Decimal(rng.randint(100, 2_000_000)).scaleb(-exponent)  # minor units
 
 
 def _charge_date(rng: random.Random, record_id: int) -> tuple[str, datetime]:
@@ -123,7 +118,7 @@ def _make_record(rng: random.Random, record_id: int, customers: int) -> Record:
         "id": record_id,
         "customer_id": customer_id,
         "currency": currency,
-        "amount": format(sum((amount for *_, amount in items), _money(0, exponent)), "f"),
+        "amount": format(sum((amount for *_, amount in items), Decimal(0).scaleb(-exponent)), "f"),
         "date": sent_date,
         "status": rng.choice(("paid", "paid", "open", "void")),
         "description": None if rng.random() < 0.25 else rng.choice(DESCRIPTIONS),
@@ -155,7 +150,7 @@ def _json_reply(status: int, body: dict[str, Any], headers: dict[str, str] | Non
     return _Reply(status, json.dumps(body).encode(), headers=headers or {})
 
 
-def _count(value: str | None, default: int) -> int | None:
+def _non_negative_int(value: str | None, default: int) -> int | None:
     """Read a non-negative integer query parameter: default if absent, None if malformed."""
     if value is None:
         return default
@@ -187,7 +182,7 @@ class SandboxAPI:
         self.amount_as = amount_as
         self._faults = [dataclasses.replace(fault) for fault in faults]  # copies: times is spent
         self._log: list[RequestLog] = []
-        self._count = 0
+        self._received = 0
         self._lock = threading.Lock()
 
     @property
@@ -201,10 +196,10 @@ class SandboxAPI:
         with self._lock:
             self._faults.append(dataclasses.replace(fault))
 
-    def handle_billing(self, params: dict[str, str]) -> _Reply:
+    def _handle_billing(self, params: dict[str, str]) -> _Reply:
         """Answer one /v1/billing request, applying latency, faults and logging."""
         arrived = time.monotonic()
-        fault = self._take_fault(_count(params.get("offset"), 0))
+        fault = self._take_fault(_non_negative_int(params.get("offset"), 0))
         time.sleep(self.latency_ms / 1000 + (fault.delay if fault and fault.kind == "delay" else 0))
         reply = self._reply_for(params, fault)
         logged = {key: value for key, value in params.items() if key != "api_key"}
@@ -215,9 +210,9 @@ class SandboxAPI:
     def _take_fault(self, offset: int | None) -> Fault | None:
         """Count this request and return (and use up) the first fault that matches it."""
         with self._lock:
-            self._count += 1
+            self._received += 1
             for fault in self._faults:
-                if fault.times > 0 and fault.matches(self._count, offset):
+                if fault.times > 0 and fault.matches(self._received, offset):
                     fault.times -= 1
                     return fault
         return None
@@ -240,8 +235,8 @@ class SandboxAPI:
         """Check the key and paging parameters and build the page (or error) reply."""
         if params.get("api_key") != self.api_key:
             return _json_reply(401, {"error": "invalid api key"})
-        offset = _count(params.get("offset"), 0)
-        limit = _count(params.get("limit"), DEFAULT_LIMIT)
+        offset = _non_negative_int(params.get("offset"), 0)
+        limit = _non_negative_int(params.get("limit"), DEFAULT_LIMIT)
         if offset is None or limit is None or limit > MAX_LIMIT:
             error = f"offset and limit must be integers, offset >= 0, 0 <= limit <= {MAX_LIMIT}"
             return _json_reply(400, {"error": error})
@@ -250,7 +245,7 @@ class SandboxAPI:
         if not self.include_total:
             del body["total"]
         if omit:
-            del body[omit]
+            body.pop(omit, None)
         return _Reply(200, self._encode(body))
 
     def _encode(self, body: dict[str, Any]) -> bytes:
@@ -281,7 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path != API_PATH:
             self._send(_json_reply(404, {"error": f"no such path {url.path}"}))
             return
-        self._send(self.sandbox.handle_billing(dict(parse_qsl(url.query, keep_blank_values=True))))
+        self._send(self.sandbox._handle_billing(dict(parse_qsl(url.query, keep_blank_values=True))))
 
     def _not_allowed(self) -> None:
         """Answer 405 to any method but GET, then close the connection."""

@@ -217,6 +217,13 @@ def test_body_faults_drop_one_key(kind: str, missing: str) -> None:
         assert {"data", "total"} <= get(sandbox).json().keys()
 
 
+def test_no_total_fault_works_when_total_is_already_off() -> None:
+    with running_sandbox(include_total=False, faults=[Fault("no_total")]) as sandbox:
+        response = get(sandbox, limit=3)
+        assert response.status_code == 200
+        assert sorted(response.json()) == ["data", "limit", "offset"]
+
+
 def test_delay_fault_is_measurably_slower() -> None:
     with running_sandbox(faults=[Fault("delay", request=2, delay=0.3)]) as sandbox:
         durations = []
