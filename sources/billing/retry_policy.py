@@ -85,15 +85,14 @@ def _retry_logger(policy: RetryPolicy, labels: RequestLabels) -> Callable[[Retry
 
 
 def _failure_of(state: RetryCallState) -> str:
-    outcome = state.outcome
-    if outcome is None:
+    """`HTTP 503`, or the name of the error that stood in for an answer."""
+    if state.outcome is None:
         return "failed"
-    error = outcome.exception()
-    response = error.response if isinstance(error, HTTPError) else None
+    error = state.outcome.exception()
     if error is None:
-        response = outcome.result()
-    if isinstance(response, Response):
-        return f"HTTP {response.status_code}"
+        return f"HTTP {state.outcome.result().status_code}"
+    if isinstance(error, HTTPError) and error.response is not None:
+        return f"HTTP {error.response.status_code}"
     return type(error).__name__
 
 
