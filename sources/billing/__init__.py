@@ -7,6 +7,7 @@ from dlt.extract import DltResource
 
 from .endpoint_map import bundled_map_names, load_endpoint_map
 from .errors import BillingAPIError, BillingConnectionError, BillingDataError, EndpointMapError
+from .incremental import BackfillWindow, backfill_windows
 from .redaction import protect_secret
 from .resources import billing_resources
 
@@ -15,6 +16,7 @@ __all__ = [
     "BillingConnectionError",
     "BillingDataError",
     "EndpointMapError",
+    "backfill_windows",
     "billing_source",
     "bundled_map_names",
 ]
@@ -26,9 +28,11 @@ DEFAULT_ENDPOINTS = "endpoints"
 def billing_source(
     base_url: str = dlt.config.value,
     api_key: str = dlt.secrets.value,
-    # Any, not a union: dlt resolves no union type from config, and would silently fall back
-    # to the default when `endpoints` is set in config.toml. The value is checked on loading.
+    # These three are typed Any, not unions: dlt resolves no union type from config and
+    # would fall back to the default without a word. Each value is checked on use.
     endpoints: Any = DEFAULT_ENDPOINTS,
+    start_date: Any = None,
+    end_date: Any = None,
 ) -> list[DltResource]:
     """Reads every resource of an endpoint map from a billing API.
 
@@ -38,10 +42,15 @@ def billing_source(
         endpoints: The endpoint map: the name of a bundled map (`endpoints`), a path to a
             YAML file (str or Path), or an already-loaded mapping. It is validated before any
             request.
+        start_date: With `end_date`, a backfill window: incremental resources load only
+            records whose cursor lies in `[start_date, end_date)`, and their incremental
+            state is left as it was. ISO-8601 strings, dates or datetimes; naive means UTC.
+        end_date: The window's end, not included.
 
     Returns:
         One resource per resource of the map; pick some with `.with_resources(...)`.
     """
     protect_secret(api_key)
+    window = BackfillWindow.between(start_date, end_date)
     endpoint_map = load_endpoint_map(endpoints)
-    return billing_resources(endpoint_map, base_url, api_key)
+    return billing_resources(endpoint_map, base_url, api_key, window)

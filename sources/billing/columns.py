@@ -9,10 +9,11 @@ from typing import Any
 
 from dlt.common.schema.typing import TColumnSchema
 
-from .map_schema import ColumnSpec
+from .map_schema import ColumnSpec, SoftDeleteSpec
 
 DEFAULT_PRECISION = 38
 DEFAULT_SCALE = 9
+DELETED_MARKER_COLUMN = "is_deleted"
 CALENDAR_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:$|[T ])")
 
 Record = dict[str, Any]
@@ -100,3 +101,26 @@ def record_converter(
         return record
 
     return convert
+
+
+def soft_delete_hints(spec: SoftDeleteSpec) -> dict[str, TColumnSchema]:
+    """Marks the column that says a record is deleted with dlt's `hard_delete` hint.
+
+    A flag column takes the hint itself; a marker value (a status, say) is turned into a
+    true/false `is_deleted` column by `soft_delete_marker`, which takes the hint instead.
+    """
+    column = DELETED_MARKER_COLUMN if "value" in spec else spec["column"]
+    return {column: {"data_type": "bool", "nullable": True, "hard_delete": True}}
+
+
+def soft_delete_marker(spec: SoftDeleteSpec) -> Callable[[Record], Record] | None:
+    """Returns a step adding `is_deleted` where the map names a marker value, else None."""
+    if "value" not in spec:
+        return None
+    column, deleted_value = spec["column"], spec["value"]
+
+    def mark(record: Record) -> Record:
+        record[DELETED_MARKER_COLUMN] = record.get(column) == deleted_value
+        return record
+
+    return mark

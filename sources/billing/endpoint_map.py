@@ -60,8 +60,9 @@ def load_endpoint_map(source: EndpointMapSource) -> EndpointMap:
 
     _check(raw, EndpointMapSpec, "", origin)
     spec = cast(EndpointMapSpec, raw)
-    _check_consistency(spec, origin)
-    return EndpointMap(origin, spec)
+    endpoint_map = EndpointMap(origin, spec)
+    _check_consistency(endpoint_map)
+    return endpoint_map
 
 
 def _resolve_path(source: str | Path) -> Path:
@@ -172,10 +173,11 @@ def _check_fields(value: Any, spec: Any, path: str, origin: str) -> None:
         _check(item, hints[key], f"{prefix}{key}", origin)
 
 
-def _check_consistency(spec: EndpointMapSpec, origin: str) -> None:
-    """Checks what types alone cannot: unique names, sensible numbers."""
+def _check_consistency(endpoint_map: EndpointMap) -> None:
+    """Checks what types alone cannot: unique names, sensible numbers, settings that fit."""
+    spec, origin = endpoint_map.spec, endpoint_map.origin
     seen = set()
-    for index, resource in enumerate(spec["resources"]):
+    for index, resource in enumerate(endpoint_map.resources()):
         where = f"resources[{index}]"
         if resource["name"] in seen:
             raise _fail(origin, f"{where}.name", f"{resource['name']!r} is used twice")
@@ -185,6 +187,10 @@ def _check_consistency(spec: EndpointMapSpec, origin: str) -> None:
         limit = resource["endpoint"].get("paginator", {}).get("limit", 1)
         if limit < 1:
             raise _fail(origin, f"{where}.endpoint.paginator.limit", f"expected >= 1; got {limit}")
+        if resource["endpoint"].get("incremental", {}).get("lookback", 0) < 0:
+            raise _fail(origin, f"{where}.endpoint.incremental.lookback", "expected >= 0")
+        if "soft_delete" in resource and resource.get("write_disposition") != "merge":
+            raise _fail(origin, f"{where}.soft_delete", "needs write_disposition: merge")
         for name, column in resource.get("columns", {}).items():
             for key in ("precision", "scale"):
                 if key in column and column["data_type"] not in ("money", "decimal"):

@@ -27,6 +27,28 @@ class PaginatorSpec(TypedDict, total=False):
     ]
 
 
+class IncrementalSpec(TypedDict, total=False):
+    cursor_path: Required[
+        Annotated[str, "Field that says when a record last changed, e.g. `updated_at`."]
+    ]
+    start_param: Annotated[
+        str,
+        "Query parameter that asks for records changed at or after a time, e.g."
+        " `updated_since`. Without it every run reads everything and keeps what changed.",
+    ]
+    initial_value: Annotated[str, "Where the first run starts, e.g. `2024-01-01T00:00:00Z`."]
+    lookback: Annotated[
+        float,
+        "Seconds a later run steps back from the last cursor value, so late writes are read"
+        " (dlt's `lag`). Default 300.",
+    ]
+    row_order: Annotated[
+        Literal["asc", "desc"],
+        "Cursor order the API answers in when filtered; lets a backfill window stop reading"
+        " at its end (`asc`). Leave it out when the API promises no order.",
+    ]
+
+
 class EndpointSpec(TypedDict, total=False):
     path: Annotated[str, "Path under the base URL, e.g. `/v1/billing`."]
     method: Annotated[Literal["GET"], "HTTP method. Default `GET`."]
@@ -36,6 +58,7 @@ class EndpointSpec(TypedDict, total=False):
     ]
     data_selector: Annotated[str, "JSONPath to the list of records in the body, e.g. `data`."]
     paginator: Annotated[PaginatorSpec, "How the endpoint pages through its records."]
+    incremental: Annotated[IncrementalSpec, "Load only what changed since the last run."]
 
 
 class ColumnSpec(TypedDict, total=False):
@@ -59,12 +82,25 @@ WriteDispositionKey = Annotated[
 ]
 
 
+class SoftDeleteSpec(TypedDict, total=False):
+    column: Required[Annotated[str, "Field that marks a deleted record, e.g. `status`."]]
+    value: Annotated[
+        str | int | bool,
+        "The value that means deleted, e.g. `deleted`. Without it the field is a true/false flag.",
+    ]
+
+
 class ResourceSpec(TypedDict, total=False):
     name: Required[Annotated[str, "Resource and table name, e.g. `billing_records`."]]
     endpoint: Required[Annotated[EndpointSpec, "Where and how the records are read."]]
     primary_key: PrimaryKey
     write_disposition: WriteDispositionKey
     columns: Annotated[dict[str, ColumnSpec], "Column type hints by column name."]
+    soft_delete: Annotated[
+        SoftDeleteSpec,
+        "How the API marks a deleted record; such rows are removed from the destination."
+        " Needs `write_disposition: merge`.",
+    ]
 
 
 class ResourceDefaultsSpec(TypedDict, total=False):

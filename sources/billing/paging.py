@@ -1,19 +1,23 @@
-"""Offset paging that stops on `total`, on a short or empty page, or on `has_more: false`."""
+"""Offset paging that stops on `total`, a short page or `has_more`, and leaves no gap when
+records move while it reads."""
 
+from collections.abc import Sequence
 from typing import Any
 
-from dlt.common import jsonpath
+from dlt.common import jsonpath, logger
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator, SinglePagePaginator
-from requests import Response
+from requests import Request, Response
 
 from .map_schema import PaginatorSpec
 
 DEFAULT_LIMIT = 100
 DEFAULT_OFFSET_PARAM = "offset"
 
+RecordKey = tuple[Any, ...]
+
 
 class BillingOffsetPaginator(OffsetPaginator):
-    """Offset paging where `total` and `has_more` are hints, not requirements.
+    """Offset paging where `total` and `has_more` are hints, and shifting data is caught.
 
     Expects `GET /v1/billing?offset=200&limit=100` to answer with up to 100 records and,
     optionally, the record count and a more-pages flag:
@@ -23,17 +27,87 @@ class BillingOffsetPaginator(OffsetPaginator):
     Paging stops at the first of: the next offset reaching `total`, a page shorter than
     `limit` (an empty one included), or `has_more` being false. dlt's `OffsetPaginator`
     raises when `total` is missing and reads on past a short page; this one does neither.
+
+    Records inserted or deleted ahead of the offset while pages are read shift the rest,
+    and plain offset paging then skips records without a sign. With a primary key, each
+    page after the first starts one record early, on the last record already read. If that
+    record is not where it should be, the paginator finds it in the page (records were
+    inserted: what came before it is dropped) or steps back a page at a time until it does
+    (records were deleted: what was skipped is read again). If none of the previous page is
+    left even at offset 0, it reads on from there: a record may come twice, never not at all.
     """
+
+    def __init__(
+        self, *args: Any, resource: str = "", primary_key: Sequence[str] = (), **kwargs: Any
+    ):
+        super().__init__(*args, **kwargs)
+        self.resource = resource
+        self.primary_key = list(primary_key)
+        self.overlap = 1 if self.primary_key and self.limit > 1 else 0
+        self._last_page_keys: list[RecordKey] = []
+
+    def init_request(self, request: Request) -> None:
+        self._last_page_keys = []
+        super().init_request(request)
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         body = response.json()
+        page = data if data is not None else []
+        read = len(page)
+        keys = [self._key(record) for record in page] if self.overlap else []
         total = self._read_total(body)
         has_more = self._read_has_more(body)
-        self.current_value += self.value_step
+        offset = self.current_value
 
-        page_is_full = len(data or []) >= self.limit
-        below_total = total is None or self.current_value < total
-        self._has_next_page = page_is_full and below_total and has_more is not False
+        if not self._drop_records_read_before(page):
+            if offset > 0:
+                page.clear()  # read again once paging is back in step
+                self._step_back(offset)
+                return
+            logger.warning(
+                f"{self.resource}: none of the records read last is left; reading on from the"
+                " start, so some records may come twice"
+            )
+
+        at_end = (
+            read < self.limit or (total is not None and offset + read >= total) or has_more is False
+        )
+        self._has_next_page = not at_end
+        self.current_value = offset + read - self.overlap
+        self._last_page_keys = keys
+
+    def _key(self, record: Any) -> RecordKey:
+        return tuple(record.get(field) for field in self.primary_key)
+
+    def _drop_records_read_before(self, page: list[Any]) -> bool:
+        """Trims the start of `page` up to the last record already read, in place.
+
+        dlt yields the list passed to `update_state`, so trimming it here keeps a record
+        from being loaded twice. Returns False when no record of the previous page is in
+        this one, so records may have been skipped.
+        """
+        if not self._last_page_keys:
+            return True
+        positions = {self._key(record): index for index, record in enumerate(page)}
+        for key in reversed(self._last_page_keys):
+            if key in positions:
+                if positions[key] > 0:
+                    logger.warning(
+                        f"{self.resource}, offset {self.current_value}: records were inserted"
+                        " ahead while paging; the ones already read are skipped"
+                    )
+                del page[: positions[key] + 1]
+                return True
+        return False
+
+    def _step_back(self, offset: int) -> None:
+        page_back = max(offset - (self.limit - self.overlap), 0)
+        logger.warning(
+            f"{self.resource}, offset {offset}: records moved ahead of this page while paging;"
+            f" reading again from offset {page_back} so that none is skipped"
+        )
+        self.current_value = page_back
+        self._has_next_page = True
 
     def _read_total(self, body: Any) -> int | None:
         values = jsonpath.find_values(self.total_path, body) if self.total_path else []
@@ -56,7 +130,9 @@ class BillingOffsetPaginator(OffsetPaginator):
         return flag if isinstance(flag, bool) else None
 
 
-def make_paginator(spec: PaginatorSpec) -> BillingOffsetPaginator | SinglePagePaginator:
+def make_paginator(
+    spec: PaginatorSpec, resource: str = "", primary_key: Sequence[str] = ()
+) -> BillingOffsetPaginator | SinglePagePaginator:
     """Builds the paginator an endpoint map asks for."""
     if spec["type"] == "single_page":
         return SinglePagePaginator()
@@ -66,4 +142,6 @@ def make_paginator(spec: PaginatorSpec) -> BillingOffsetPaginator | SinglePagePa
         limit_param=spec.get("limit_param", "limit"),
         total_path=spec.get("total_path"),
         has_more_path=spec.get("has_more_path"),
+        resource=resource,
+        primary_key=primary_key,
     )

@@ -11,7 +11,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 Record = dict[str, Any]
 Item = tuple[str, int, Decimal]
+Action = Callable[["SandboxAPI"], object]
 
 HOST = "127.0.0.1"
 API_PATH = "/v1/billing"
@@ -37,6 +38,8 @@ SPECIAL_ITEMS: dict[int, list[Item]] = {
 DESCRIPTIONS = ("Monthly subscription", "Usage overage", "Annual plan", "Seat top-up", "Setup fee")
 _AMOUNT_MARK = "\x00amount:"  # json.dumps writes it as "\u0000amount:<digits>"
 _MARKED_AMOUNT = re.compile(r'"\\u0000amount:(-?\d+(?:\.\d+)?)"')
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d))?", re.ASCII)
+SECOND = timedelta(seconds=1)
 
 
 @dataclass
@@ -90,9 +93,25 @@ def _random_item(rng: random.Random, exponent: int) -> Item:
     return sku, quantity, Decimal(rng.randint(100, 2_000_000)).scaleb(-exponent)  # minor units
 
 
-def _charge_date(rng: random.Random, record_id: int) -> tuple[str, datetime]:
+def _stamp(instant: datetime) -> str:
+    """Format an aware datetime as a UTC 'YYYY-MM-DDTHH:MM:SSZ' string."""
+    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_instant(value: str) -> datetime:
+    """Parse a timestamp with 'Z' or an offset, or a date meaning midnight UTC, to UTC."""
+    if not _INSTANT.fullmatch(value):
+        raise ValueError(f"not an ISO-8601 timestamp with offset, nor a date: {value!r}")
+    if len(value) == 10:
+        value += "T00:00:00Z"
+    parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    return parsed.astimezone(timezone.utc)
+
+
+def _charge_date(rng: random.Random, record_id: int, day: date | None) -> tuple[str, datetime]:
     """Draw the charge date as sent (plain date or offset timestamp) and its UTC instant."""
-    day = FIRST_DAY + timedelta(days=rng.randint(0, DAYS_IN_RANGE - 1))
+    if day is None:
+        day = FIRST_DAY + timedelta(days=rng.randint(0, DAYS_IN_RANGE - 1))
     if record_id % 10 != 0:
         return day.isoformat(), datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     hours_behind = rng.choice((4, 5, 8))  # late enough that the UTC date is the next day
@@ -102,8 +121,10 @@ def _charge_date(rng: random.Random, record_id: int) -> tuple[str, datetime]:
     return local.isoformat(), local.astimezone(timezone.utc)
 
 
-def _make_record(rng: random.Random, record_id: int, customers: int) -> Record:
-    """Build one billing record; ids 3, 5 and 7 get fixed edge-case amounts or currency."""
+def _make_record(
+    rng: random.Random, record_id: int, customers: int, day: date | None = None
+) -> Record:
+    """Build one billing record (charged on `day` if given); ids 3, 5, 7 are edge cases."""
     customer_id = f"cus_{rng.randint(1, customers):05d}"
     currency = SPECIAL_CURRENCY.get(record_id) or rng.choice(sorted(EXPONENTS))
     exponent = EXPONENTS[currency]
@@ -112,7 +133,7 @@ def _make_record(rng: random.Random, record_id: int, customers: int) -> Record:
     ]
     if record_id not in SPECIAL_ITEMS and rng.random() < 0.04:  # a refund
         items = [(sku, quantity, -amount) for sku, quantity, amount in items]
-    sent_date, instant = _charge_date(rng, record_id)
+    sent_date, instant = _charge_date(rng, record_id, day)
     updated = instant + timedelta(seconds=rng.randint(0, 30 * 86400))
     return {
         "id": record_id,
@@ -126,7 +147,7 @@ def _make_record(rng: random.Random, record_id: int, customers: int) -> Record:
             {"sku": sku, "quantity": quantity, "amount": format(amount, "f")}
             for sku, quantity, amount in items
         ],
-        "updated_at": updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "updated_at": _stamp(updated),
     }
 
 
@@ -177,6 +198,10 @@ class SandboxAPI:
         self.url = ""  # set by running_sandbox once the port is bound
         self.api_key = api_key
         self.records = make_records(size, seed)
+        self._seed, self._customers, self._top_id = seed, max(1, size // 5), size
+        stamps = [_parse_instant(record["updated_at"]) for record in self.records]
+        self._clock = max(stamps, default=datetime(2024, 1, 1, tzinfo=timezone.utc)) + SECOND
+        self._actions: dict[int, list[Action]] = {}
         self.latency_ms = latency_ms
         self.include_total = include_total
         self.amount_as = amount_as
@@ -196,26 +221,94 @@ class SandboxAPI:
         with self._lock:
             self._faults.append(dataclasses.replace(fault))
 
+    def now(self) -> str:
+        """Return the sandbox clock's time: the `updated_at` the next change will get."""
+        with self._lock:
+            return _stamp(self._clock)
+
+    def _tick(self) -> str:
+        """Return the clock's time as a stamp and advance it one second (hold the lock)."""
+        stamp, self._clock = _stamp(self._clock), self._clock + SECOND
+        return stamp
+
+    def _index(self, record_id: int) -> int:
+        """Return the list position of the record with `record_id` (hold the lock)."""
+        for index, record in enumerate(self.records):
+            if record["id"] == record_id:
+                return index
+        raise KeyError(f"no record with id {record_id} in the sandbox")
+
+    def update(self, record_id: int, **fields: Any) -> Record:
+        """Set `fields` on a record in place and stamp its `updated_at` with the next tick."""
+        with self._lock:
+            record = self.records[self._index(record_id)]
+            record.update(fields, updated_at=self._tick())
+            return record
+
+    def mark_deleted(self, record_id: int) -> Record:
+        """Soft-delete a record: set its status to 'deleted' and stamp it."""
+        return self.update(record_id, status="deleted")
+
+    def insert_at_head(self, count: int = 1) -> list[Record]:
+        """Create `count` stamped records with new ids and put them first, newest first."""
+        if count < 0:
+            raise ValueError("count must not be negative")
+        with self._lock:
+            first = max([self._top_id, *(record["id"] for record in self.records)]) + 1
+            created: list[Record] = []
+            for record_id in range(first, first + count):
+                charged = (self._clock - timedelta(days=2)).date()  # before the stamp
+                rng = random.Random(f"{self._seed}:{record_id}")
+                record = _make_record(rng, record_id, self._customers, charged)
+                created.insert(0, {**record, "updated_at": self._tick()})
+            self._top_id = first + count - 1
+            self.records[:0] = created
+            return list(created)
+
+    def delete_at_head(self, count: int = 1) -> list[Record]:
+        """Hard-delete the first `count` records of the list and return them."""
+        if count < 0:
+            raise ValueError("count must not be negative")
+        with self._lock:
+            removed = self.records[:count]
+            del self.records[:count]
+            return removed
+
+    def remove(self, record_id: int) -> Record:
+        """Hard-delete the record with `record_id`, wherever it is, and return it."""
+        with self._lock:
+            return self.records.pop(self._index(record_id))
+
+    def on_request(self, number: int, action: Action) -> None:
+        """Run `action(self)` once, just before /v1/billing request `number` gets its page."""
+        with self._lock:
+            if number <= self._received:
+                raise ValueError(f"request {number} is not after the {self._received} received")
+            self._actions.setdefault(number, []).append(action)
+
     def _handle_billing(self, params: dict[str, str]) -> _Reply:
-        """Answer one /v1/billing request, applying latency, faults and logging."""
+        """Answer one /v1/billing request, applying latency, faults, actions and logging."""
         arrived = time.monotonic()
-        fault = self._take_fault(_non_negative_int(params.get("offset"), 0))
+        fault, actions = self._take_fault(_non_negative_int(params.get("offset"), 0))
         time.sleep(self.latency_ms / 1000 + (fault.delay if fault and fault.kind == "delay" else 0))
+        for action in actions:  # outside the lock: actions may mutate the sandbox
+            action(self)
         reply = self._reply_for(params, fault)
         logged = {key: value for key, value in params.items() if key != "api_key"}
         with self._lock:
             self._log.append(RequestLog(API_PATH, logged, reply.status, arrived))
         return reply
 
-    def _take_fault(self, offset: int | None) -> Fault | None:
-        """Count this request and return (and use up) the first fault that matches it."""
+    def _take_fault(self, offset: int | None) -> tuple[Fault | None, list[Action]]:
+        """Count this request; use up its first matching fault and take its actions."""
         with self._lock:
             self._received += 1
+            actions = self._actions.pop(self._received, [])
             for fault in self._faults:
                 if fault.times > 0 and fault.matches(self._received, offset):
                     fault.times -= 1
-                    return fault
-        return None
+                    return fault, actions
+        return None, actions
 
     def _reply_for(self, params: dict[str, str], fault: Fault | None) -> _Reply:
         """Build the reply for a request, as changed by `fault` if any."""
@@ -240,13 +333,27 @@ class SandboxAPI:
         if offset is None or limit is None or limit > MAX_LIMIT:
             error = f"offset and limit must be integers, offset >= 0, 0 <= limit <= {MAX_LIMIT}"
             return _json_reply(400, {"error": error})
-        page = self.records[offset : offset + limit]
-        body = {"data": page, "total": len(self.records), "offset": offset, "limit": limit}
-        if not self.include_total:
-            del body["total"]
-        if omit:
-            body.pop(omit, None)
-        return _Reply(200, self._encode(body))
+        since = params.get("updated_since")
+        try:
+            instant = None if since is None else _parse_instant(since)
+        except ValueError:
+            error = f"updated_since must be an ISO-8601 UTC timestamp or date, got {since!r}"
+            return _json_reply(400, {"error": error})
+        with self._lock:  # one consistent snapshot, encoded before any change can land
+            records = self.records if instant is None else self._updated_since(instant)
+            page = records[offset : offset + limit]
+            body = {"data": page, "total": len(records), "offset": offset, "limit": limit}
+            if not self.include_total:
+                del body["total"]
+            if omit:
+                body.pop(omit, None)
+            return _Reply(200, self._encode(body))
+
+    def _updated_since(self, instant: datetime) -> list[Record]:
+        """List records updated at or after `instant`, by (updated_at, id) (hold the lock)."""
+        records = self.records
+        keyed = sorted((_parse_instant(r["updated_at"]), r["id"], i) for i, r in enumerate(records))
+        return [records[index] for at, _, index in keyed if at >= instant]
 
     def _encode(self, body: dict[str, Any]) -> bytes:
         """Serialise a page body, writing amounts as raw JSON numbers if so configured."""

@@ -110,8 +110,7 @@ def test_second_run_loads_no_duplicate_and_updates_changed_records(
     pipeline = make_pipeline(destination)
     load(pipeline, sandbox)
 
-    sandbox.records[0]["amount"] = "4242.42"
-    sandbox.records[0]["status"] = "void"
+    sandbox.update(1, amount="4242.42", status="void")
     load(pipeline, sandbox)
 
     assert load_table_counts(pipeline, "billing_records")["billing_records"] == len(sandbox.records)

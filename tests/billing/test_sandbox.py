@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import subprocess
 import sys
+import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,9 @@ from sources.billing.sandbox import Fault, SandboxAPI, make_records, running_san
 
 SANDBOX_FILE = Path(__file__).resolve().parents[2] / "sources" / "billing" / "sandbox.py"
 EXPONENTS = {"USD": 2, "EUR": 2, "GBP": 2, "JPY": 0, "KWD": 3}
+KEYS = {"id", "customer_id", "currency", "amount", "date", "status", "description", "line_items"}
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+SECOND = timedelta(seconds=1)
 
 
 def get(sandbox: SandboxAPI, **params: Any) -> requests.Response:
@@ -31,6 +37,46 @@ def get(sandbox: SandboxAPI, **params: Any) -> requests.Response:
 def decimals(amount: str) -> int:
     """Count the digits after the decimal point of a decimal string."""
     return len(amount.partition(".")[2])
+
+
+def instant(stamp: str) -> datetime:
+    """Parse a record's '...Z' updated_at into an aware datetime."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def ids(records: list[dict[str, Any]]) -> list[int]:
+    """List the ids of some records."""
+    return [record["id"] for record in records]
+
+
+def fetch_all(sandbox: SandboxAPI, **params: Any) -> tuple[list[dict[str, Any]], set[int]]:
+    """Page through /v1/billing 7 records at a time; return the records and every total seen."""
+    records: list[dict[str, Any]] = []
+    totals: set[int] = set()
+    while True:
+        body = get(sandbox, offset=len(records), limit=7, **params).json()
+        totals.add(body["total"])
+        if not body["data"]:
+            return records, totals
+        records += body["data"]
+
+
+def assert_well_formed(record: dict[str, Any]) -> None:
+    """Check a record's shape: keys, currency precision, line items, charge and update times."""
+    assert set(record) == KEYS | {"updated_at"}
+    exponent = EXPONENTS[record["currency"]]
+    assert decimals(record["amount"]) == exponent
+    assert len(record["amount"].lstrip("-").partition(".")[0]) <= 20
+    items = record["line_items"]
+    assert 1 <= len(items) <= 3
+    assert all(decimals(item["amount"]) == exponent for item in items)
+    assert sum(Decimal(item["amount"]) for item in items) == Decimal(record["amount"])
+    assert record["customer_id"].startswith("cus_") and len(record["customer_id"]) == 9
+    assert record["status"] in {"paid", "open", "void"}
+    assert (len(record["date"]) > 10) == (record["id"] % 10 == 0)
+    assert STAMP.fullmatch(record["updated_at"])
+    sent = record["date"] if len(record["date"]) > 10 else record["date"] + "T00:00:00+00:00"
+    assert instant(record["updated_at"]) >= datetime.fromisoformat(sent)
 
 
 # --- dataset -----------------------------------------------------------------------------
@@ -62,24 +108,8 @@ def test_special_records_exist_for_every_seed(seed: int) -> None:
 def test_every_record_is_well_formed() -> None:
     records = make_records(500, 7)
     for record in records:
-        exponent = EXPONENTS[record["currency"]]
-        assert decimals(record["amount"]) == exponent
-        assert len(record["amount"].lstrip("-").partition(".")[0]) <= 20
-        items = record["line_items"]
-        assert 1 <= len(items) <= 3
-        assert all(decimals(item["amount"]) == exponent for item in items)
-        assert sum(Decimal(item["amount"]) for item in items) == Decimal(record["amount"])
-        assert record["customer_id"].startswith("cus_") and len(record["customer_id"]) == 9
-        assert record["status"] in {"paid", "open", "void"}
-        day = date.fromisoformat(record["date"][:10])
-        assert date(2024, 1, 1) <= day <= date(2025, 12, 31)
-        assert (len(record["date"]) > 10) == (record["id"] % 10 == 0)
-        updated = datetime.fromisoformat(record["updated_at"].replace("Z", "+00:00"))
-        assert record["updated_at"].endswith("Z")
-        if len(record["date"]) > 10:
-            assert updated >= datetime.fromisoformat(record["date"])
-        else:
-            assert updated.date() >= day
+        assert_well_formed(record)
+        assert date(2024, 1, 1) <= date.fromisoformat(record["date"][:10]) <= date(2025, 12, 31)
     nulls = sum(record["description"] is None for record in records)
     assert 0.15 * len(records) < nulls < 0.35 * len(records)
     assert len({record["customer_id"] for record in records}) < len(records)
@@ -276,6 +306,199 @@ def test_request_log_records_statuses_without_api_key() -> None:
     assert all(entry.path == "/v1/billing" for entry in log)
     assert all("top-secret" not in repr(entry) for entry in log)
     assert log[0].at <= log[1].at <= log[2].at
+
+
+# --- incremental filter ------------------------------------------------------------------
+
+
+def test_updated_since_is_inclusive_and_orders_by_time_then_id() -> None:
+    with running_sandbox(size=60) as sandbox:
+        by_time = sorted(sandbox.records, key=lambda record: instant(record["updated_at"]))
+        cutoff, just_before = by_time[30]["updated_at"], by_time[29]
+        for position in (45, 9, 30):  # ids 46, 10 and 31 tie with the cutoff record
+            sandbox.records[position]["updated_at"] = cutoff
+        expected = sorted(
+            (record for record in sandbox.records if record["updated_at"] >= cutoff),
+            key=lambda record: (instant(record["updated_at"]), record["id"]),
+        )
+        got, totals = fetch_all(sandbox, updated_since=cutoff)
+        assert ids(got) == ids(expected) and ids(got) != sorted(ids(got))
+        assert totals == {len(expected)} and 30 <= len(expected) <= 33
+        tied = [record["id"] for record in got if record["updated_at"] == cutoff]
+        assert {10, 31, 46} <= set(tied) and tied == sorted(tied)
+        assert just_before["id"] not in ids(got) or just_before["id"] in (10, 31, 46)
+        assert ids(fetch_all(sandbox)[0]) == list(range(1, 61))  # no filter: list order
+
+
+def test_updated_since_compares_instants_in_every_accepted_form() -> None:
+    with running_sandbox(size=20) as sandbox:
+        sandbox.records[3]["updated_at"] = "2030-01-02T03:04:05Z"
+        sandbox.records[7]["updated_at"] = "2030-01-02T00:00:00Z"
+        sandbox.records[11]["updated_at"] = "2030-01-01T23:59:59Z"
+
+        def since(value: str) -> list[int]:
+            body = get(sandbox, updated_since=value).json()
+            assert body["total"] == len(body["data"])
+            return ids(body["data"])
+
+        assert since("2030-01-02T03:04:05Z") == since("2030-01-02T03:04:05+00:00") == [4]
+        assert since("2030-01-02T05:04:05+02:00") == [4]
+        assert since("2030-01-02T03:04:05.500Z") == []  # a string comparison would keep id 4
+        assert since("2030-01-02") == [8, 4]
+        assert since("2030-01-01T23:59:59Z") == [12, 8, 4]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["yesterday", "", "2025-13-01", "2025-01-02T03:04:05", "2025-01-02 03:04:05Z", "1735689600"],
+)
+def test_bad_updated_since_gives_400(value: str) -> None:
+    with running_sandbox(size=5) as sandbox:
+        response = get(sandbox, updated_since=value)
+        assert response.status_code == 400 and "updated_since" in response.json()["error"]
+
+
+# --- clock and mutations -----------------------------------------------------------------
+
+
+def test_clock_starts_after_the_dataset_and_each_stamp_is_newer() -> None:
+    sandbox = SandboxAPI(size=80, seed=3)
+    newest = max(instant(record["updated_at"]) for record in sandbox.records)
+    start = sandbox.now()
+    assert STAMP.fullmatch(start) and instant(start) == newest + SECOND
+    assert sandbox.now() == start  # reading the clock does not move it
+    stamps = [
+        sandbox.update(5, status="open", updated_at="1999-01-01T00:00:00Z")["updated_at"],
+        sandbox.mark_deleted(6)["updated_at"],
+        *(record["updated_at"] for record in reversed(sandbox.insert_at_head(2))),
+        sandbox.update(5, description="again")["updated_at"],
+    ]
+    assert stamps[0] == start and all(STAMP.fullmatch(stamp) for stamp in stamps)
+    assert all(instant(later) - instant(earlier) == SECOND for earlier, later in pairwise(stamps))
+    sandbox.delete_at_head()
+    sandbox.remove(7)
+    assert instant(sandbox.now()) == instant(stamps[-1]) + SECOND  # hard deletes stamp nothing
+    assert SandboxAPI(size=0).now() == "2024-01-01T00:00:01Z"
+
+
+def test_clock_and_changes_are_deterministic_per_seed() -> None:
+    def script(seed: int) -> tuple[str, list[dict[str, Any]]]:
+        sandbox = SandboxAPI(size=50, seed=seed)
+        sandbox.update(4, status="void")
+        sandbox.insert_at_head(3)
+        sandbox.mark_deleted(20)
+        return sandbox.now(), sandbox.records
+
+    assert script(9) == script(9)
+    assert script(9)[0] != script(10)[0] and script(9)[1][:3] != script(10)[1][:3]
+
+
+def test_update_and_mark_deleted_keep_position_and_move_to_end_of_filter() -> None:
+    with running_sandbox(size=30) as sandbox:
+        cutoff = sandbox.now()
+        assert get(sandbox, updated_since=cutoff).json()["total"] == 0
+        updated = sandbox.update(7, description="changed", customer_id="cus_99999")
+        deleted = sandbox.mark_deleted(3)
+        assert updated is sandbox.records[6] and deleted is sandbox.records[2]
+        assert deleted["status"] == "deleted" and updated["customer_id"] == "cus_99999"
+        everything, totals = fetch_all(sandbox, updated_since="2000-01-01")
+        assert totals == {30} and ids(everything)[-2:] == [7, 3]
+        changed = get(sandbox, updated_since=cutoff).json()
+        assert changed["data"] == [updated, deleted] and changed["total"] == 2
+        unfiltered = get(sandbox, limit=30).json()["data"]
+        assert ids(unfiltered) == list(range(1, 31)) and unfiltered[6]["description"] == "changed"
+        with pytest.raises(KeyError, match="999"):
+            sandbox.update(999, status="void")
+        with pytest.raises(KeyError, match="999"):
+            sandbox.mark_deleted(999)
+
+
+def test_insert_at_head_continues_ids_with_well_formed_records() -> None:
+    sandbox = SandboxAPI(size=40, seed=7)
+    start = sandbox.now()
+    created = sandbox.insert_at_head(60)
+    assert ids(created) == list(range(100, 40, -1))  # newest first
+    assert sandbox.records[:60] == created and ids(sandbox.records[60:]) == list(range(1, 41))
+    stamps = [instant(record["updated_at"]) for record in reversed(created)]
+    assert stamps[0] == instant(start) and all(b - a == SECOND for a, b in pairwise(stamps))
+    for record in created:
+        assert_well_formed(record)
+    assert any(len(record["date"]) > 10 for record in created)  # ids 50, 60, ... have offsets
+    assert len({record["customer_id"] for record in created}) > 1
+    assert created == SandboxAPI(size=40, seed=7).insert_at_head(60)
+    assert created != SandboxAPI(size=40, seed=8).insert_at_head(60)
+    sandbox.remove(100)
+    sandbox.delete_at_head(5)
+    assert ids(sandbox.insert_at_head()) == [101]  # ids of deleted records are not reused
+    sandbox.records.append({**sandbox.records[-1], "id": 500})
+    assert ids(sandbox.insert_at_head(2)) == [502, 501]
+    assert ids(SandboxAPI(size=0).insert_at_head(2)) == [2, 1]
+
+
+def test_delete_at_head_and_remove_are_hard_deletes() -> None:
+    with running_sandbox(size=10) as sandbox:
+        before = sandbox.now()
+        assert ids(sandbox.delete_at_head(3)) == [1, 2, 3]
+        assert sandbox.delete_at_head(0) == []
+        assert sandbox.remove(7)["id"] == 7
+        body = get(sandbox).json()
+        assert ids(body["data"]) == [4, 5, 6, 8, 9, 10] and body["total"] == 6
+        assert get(sandbox, updated_since="2000-01-01").json()["total"] == 6
+        assert sandbox.now() == before
+        with pytest.raises(KeyError, match="7"):
+            sandbox.remove(7)
+        with pytest.raises(ValueError):
+            sandbox.delete_at_head(-1)
+        with pytest.raises(ValueError):
+            sandbox.insert_at_head(-1)
+        assert ids(sandbox.delete_at_head(100)) == [4, 5, 6, 8, 9, 10] and sandbox.records == []
+
+
+def test_on_request_changes_data_just_before_that_request() -> None:
+    with running_sandbox(size=30, faults=[Fault("status", request=2)]) as sandbox:
+        seen: list[int] = []
+
+        def change(target: SandboxAPI) -> None:
+            seen.append(len(target.requests))
+            target.insert_at_head(1)
+            target.update(2, description="changed")
+
+        sandbox.on_request(2, lambda target: target.remove(30))  # request 2 is faulted
+        sandbox.on_request(3, change)
+        first = get(sandbox, limit=5).json()
+        assert first["total"] == 30 and ids(first["data"]) == [1, 2, 3, 4, 5]
+        assert first["data"][1]["description"] != "changed"
+        assert get(sandbox, limit=5).status_code == 503
+        assert seen == [] and ids(sandbox.records)[-1] == 29  # the faulted request counted
+        third = get(sandbox, limit=5).json()
+        assert seen == [2] and third["total"] == 30 and ids(third["data"]) == [31, 1, 2, 3, 4]
+        assert third["data"][2]["description"] == "changed"
+        assert get(sandbox, limit=5).json()["data"] == third["data"] and seen == [2]
+        with pytest.raises(ValueError):
+            sandbox.on_request(4, change)
+
+
+def test_pages_stay_consistent_while_data_changes() -> None:
+    with running_sandbox(size=200) as sandbox:
+        stop = threading.Event()
+
+        def churn() -> None:
+            while not stop.is_set():
+                sandbox.mark_deleted(sandbox.insert_at_head(2)[1]["id"])
+                sandbox.delete_at_head(1)
+                time.sleep(0.001)
+
+        thread = threading.Thread(target=churn)
+        thread.start()
+        try:
+            for _ in range(20):
+                body = get(sandbox, updated_since="2025-06-01", limit=50).json()
+                keys = [(instant(record["updated_at"]), record["id"]) for record in body["data"]]
+                assert keys == sorted(keys) and len(keys) == min(50, body["total"])
+        finally:
+            stop.set()
+            thread.join()
+        assert len(sandbox.records) > 200  # the churn really ran
 
 
 # --- command line ------------------------------------------------------------------------
