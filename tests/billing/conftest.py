@@ -1,11 +1,13 @@
 """Fixtures for the billing tests: a mocked billing API and the bundled sandbox."""
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import dlt
 import pytest
 import requests_mock as rm
 
@@ -56,6 +58,18 @@ def billing_api() -> Iterator[tuple[rm.Mocker, FakeBillingAPI]]:
     with rm.Mocker() as mocker:
         mocker.get(f"{BASE_URL}/v1/billing", text=fake.respond)
         yield mocker, fake
+
+
+@pytest.fixture
+def dlt_warnings() -> Iterator[list[str]]:
+    """Collects what the source logs through dlt's logger at WARNING and above."""
+    dlt.pipeline(pipeline_name="logging_setup")  # sets up dlt's logger
+    messages: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("dlt").addHandler(handler)
+    yield messages
+    logging.getLogger("dlt").removeHandler(handler)
 
 
 @pytest.fixture

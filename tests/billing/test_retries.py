@@ -1,13 +1,10 @@
 """Retries: exactly which failures, how often, how long between, and what is logged."""
 
-import logging
 import time
-from collections.abc import Iterator
 from email.utils import formatdate
 from typing import Any
 from unittest.mock import MagicMock
 
-import dlt
 import pytest
 import requests
 import requests_mock as rm
@@ -26,18 +23,6 @@ PAGE = {"json": {"data": [make_record(1), make_record(2)], "total": 2}}
 def waits(mocker: MockerFixture) -> MagicMock:
     """Records the waits between retries instead of sleeping through them."""
     return mocker.patch("time.sleep")
-
-
-@pytest.fixture
-def dlt_warnings() -> Iterator[list[str]]:
-    """Collects what the source logs through dlt's logger at WARNING and above."""
-    dlt.pipeline(pipeline_name="logging_setup")  # sets up dlt's logger
-    messages: list[str] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
-    logging.getLogger("dlt").addHandler(handler)
-    yield messages
-    logging.getLogger("dlt").removeHandler(handler)
 
 
 def read_all(**source_args: Any) -> list[dict[str, Any]]:
