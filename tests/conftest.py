@@ -5,6 +5,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dlt.common.configuration.container import Container
+from dlt.common.pipeline import PipelineContext
 
 SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
 
@@ -29,3 +31,12 @@ def isolated_pipelines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DLT_DATA_DIR", str(data_dir))
     monkeypatch.chdir(tmp_path)
     return data_dir
+
+
+@pytest.fixture(autouse=True)
+def no_active_pipeline() -> Iterator[None]:
+    """Deactivates the pipeline a test left active, so its state cannot leak into the next."""
+    yield
+    context = Container()[PipelineContext]
+    if context.is_active():
+        context.deactivate()

@@ -196,6 +196,11 @@ def _check_consistency(endpoint_map: EndpointMap) -> None:
                 if key in column and column["data_type"] not in ("money", "decimal"):
                     path = f"{where}.columns.{name}.{key}"
                     raise _fail(origin, path, "only a money or decimal column takes it")
+    client = spec.get("client", {})
+    if client.get("concurrency", 1) < 1:
+        raise _fail(origin, "client.concurrency", "expected >= 1")
+    if client.get("requests_per_second", 1) <= 0:
+        raise _fail(origin, "client.requests_per_second", "expected > 0")
     retry = spec.get("retry", {})
     for status in retry.get("statuses", []):
         if not 400 <= status <= 599:

@@ -128,6 +128,13 @@ class ClientSpec(TypedDict, total=False):
         dict[str, str], "Fixed headers sent with every request, e.g. `{Accept: application/json}`."
     ]
     timeout: Annotated[TimeoutSpec, "Connect and read timeouts."]
+    concurrency: Annotated[
+        int,
+        "Pages read at the same time; lowered on a 429, raised back when calm. Default 8.",
+    ]
+    requests_per_second: Annotated[
+        float, "Most requests begun in any second, retries included, e.g. `25`. Default none."
+    ]
 
 
 class RetrySpec(TypedDict, total=False):

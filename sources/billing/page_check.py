@@ -36,6 +36,7 @@ class PageCheck:
     ) -> None:
         self.resource = resource
         self.data_selector = data_selector
+        self.records_path = jsonpath.compile_path(data_selector)
         self.primary_key = list(primary_key)
         self.labels = labels
         self.retryable = set(retryable)
@@ -75,7 +76,7 @@ class PageCheck:
             ) from None
 
     def _check_records(self, body: Any, page: str) -> None:
-        found = jsonpath.find_values(self.data_selector, body)
+        found = jsonpath.find_values(self.records_path, body)
         if not found:
             raise BillingDataError(self.resource, page, f"the body has no `{self.data_selector}`")
         records: list[Any] = found[0] if len(found) == 1 and isinstance(found[0], list) else found

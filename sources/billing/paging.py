@@ -1,7 +1,8 @@
 """Offset paging that stops on `total`, a short page or `has_more`, and leaves no gap when
 records move while it reads."""
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from dlt.common import jsonpath, logger
@@ -9,6 +10,7 @@ from dlt.sources.helpers.rest_client.paginators import OffsetPaginator, SinglePa
 from requests import Request, Response
 
 from .map_schema import PaginatorSpec
+from .read_ahead import PageReadAhead
 
 DEFAULT_LIMIT = 100
 DEFAULT_OFFSET_PARAM = "offset"
@@ -38,24 +40,56 @@ class BillingOffsetPaginator(OffsetPaginator):
     """
 
     def __init__(
-        self, *args: Any, resource: str = "", primary_key: Sequence[str] = (), **kwargs: Any
+        self,
+        *args: Any,
+        resource: str = "",
+        primary_key: Sequence[str] = (),
+        read_ahead: PageReadAhead | None = None,
+        **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
         self.resource = resource
         self.primary_key = list(primary_key)
         self.overlap = 1 if self.primary_key and self.limit > 1 else 0
+        self.read_ahead = read_ahead
         self._last_page_keys: list[RecordKey] = []
+        self._total: int | None = None
+        self._pages_read = 0
 
     def init_request(self, request: Request) -> None:
         self._last_page_keys = []
+        self._total = None
+        self._pages_read = 0
         super().init_request(request)
+
+    def update_request(self, request: Request) -> None:
+        """Points `request` at the next page, and has the pages after it read ahead."""
+        super().update_request(request)
+        if self.read_ahead is None or self._pages_read == 0:
+            return  # the first answer tells whether the API gives a total
+        if not self._has_next_page:
+            self.read_ahead.forget(self.resource)
+            return
+        step = self.limit - self.overlap
+        upcoming = range(self.current_value, self._total or 2**62, step)
+        self.read_ahead.schedule(self.resource, self._page_requests(request, upcoming))
+
+    def _page_requests(
+        self, request: Request, offsets: Iterable[int]
+    ) -> Iterator[tuple[int, Request]]:
+        """Copies of `request` for the pages at `offsets`, made only as they are taken."""
+        for offset in offsets:
+            page_request = copy.copy(request)
+            page_request.params = {**request.params, self.param_name: offset}
+            yield offset, page_request
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         body = response.json()
         page = data if data is not None else []
         read = len(page)
         keys = [self._key(record) for record in page] if self.overlap else []
-        total = self._read_total(body)
+        self._pages_read += 1
+        total = self._total = self._read_total(body)
         has_more = self._read_has_more(body)
         offset = self.current_value
 
@@ -131,7 +165,10 @@ class BillingOffsetPaginator(OffsetPaginator):
 
 
 def make_paginator(
-    spec: PaginatorSpec, resource: str = "", primary_key: Sequence[str] = ()
+    spec: PaginatorSpec,
+    resource: str = "",
+    primary_key: Sequence[str] = (),
+    read_ahead: PageReadAhead | None = None,
 ) -> BillingOffsetPaginator | SinglePagePaginator:
     """Builds the paginator an endpoint map asks for."""
     if spec["type"] == "single_page":
@@ -144,4 +181,5 @@ def make_paginator(
         has_more_path=spec.get("has_more_path"),
         resource=resource,
         primary_key=primary_key,
+        read_ahead=read_ahead,
     )

@@ -11,7 +11,8 @@ from requests.exceptions import ChunkedEncodingError, ConnectionError, HTTPError
 from tenacity import RetryCallState
 
 from .errors import BillingConnectionError
-from .map_schema import RetrySpec, TimeoutSpec
+from .map_schema import ClientSpec, RetrySpec
+from .read_ahead import BudgetedAdapter, PageReadAhead, RequestBudget
 from .redaction import REDACTOR
 from .request_labels import RequestLabels
 
@@ -34,10 +35,13 @@ class RetryPolicy:
     max_wait: float = 60
     connect_timeout: float = 10
     read_timeout: float = 60
+    concurrency: int = 8
+    requests_per_second: float | None = None
 
     @classmethod
-    def from_map(cls, retry: RetrySpec, timeout: TimeoutSpec) -> "RetryPolicy":
-        """Reads the policy from an endpoint map's `retry` and `client.timeout` keys."""
+    def from_map(cls, retry: RetrySpec, client: ClientSpec) -> "RetryPolicy":
+        """Reads the policy from an endpoint map's `retry` and `client` keys."""
+        timeout = client.get("timeout", {})
         return cls(
             statuses=tuple(retry.get("statuses", RETRYABLE_STATUSES)),
             max_retries=retry.get("max_retries", cls.max_retries),
@@ -45,14 +49,18 @@ class RetryPolicy:
             max_wait=retry.get("max_wait", cls.max_wait),
             connect_timeout=timeout.get("connect", cls.connect_timeout),
             read_timeout=timeout.get("read", cls.read_timeout),
+            concurrency=client.get("concurrency", cls.concurrency),
+            requests_per_second=client.get("requests_per_second"),
         )
 
 
-def build_session(policy: RetryPolicy, labels: RequestLabels) -> Session:
-    """Builds a session that retries by `policy`, logs each retry and masks secrets in errors.
+def build_session(policy: RetryPolicy, labels: RequestLabels) -> tuple[Session, PageReadAhead]:
+    """Builds a session that retries by `policy`, logs each retry and masks secrets in errors,
+    and the read-ahead that sends pages through it ahead of dlt's sequential paging.
 
     dlt's `Client` does the retrying; what it lacks is added here: a WARNING per retry that
-    names the resource, and failures whose text carries no API key.
+    names the resource, failures whose text carries no API key, a request budget and
+    concurrent pages.
     """
     client = Client(
         request_timeout=(policy.connect_timeout, policy.read_timeout),
@@ -65,21 +73,31 @@ def build_session(policy: RetryPolicy, labels: RequestLabels) -> Session:
         respect_retry_after_header=True,
     )
     session = client.session
+    adapter = BudgetedAdapter(RequestBudget(policy.requests_per_second), policy.concurrency + 2)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    read_ahead = PageReadAhead(policy.concurrency, session.prepare_request)
     # tenacity exposes the Retrying object of a wrapped function as `.retry`
-    session.send.retry.before_sleep = _retry_logger(policy, labels)  # type: ignore[attr-defined]
-    session.send = _masking_failures(session.send, policy, labels)  # type: ignore[method-assign]
-    return session
+    session.send.retry.before_sleep = _retry_logger(policy, labels, read_ahead)  # type: ignore[attr-defined]
+    masked = _masking_failures(session.send, policy, labels)
+    session.send = read_ahead.wrap(masked)  # type: ignore[method-assign]
+    return session, read_ahead
 
 
-def _retry_logger(policy: RetryPolicy, labels: RequestLabels) -> Callable[[RetryCallState], None]:
+def _retry_logger(
+    policy: RetryPolicy, labels: RequestLabels, read_ahead: PageReadAhead
+) -> Callable[[RetryCallState], None]:
     def log_retry(state: RetryCallState) -> None:
         request: PreparedRequest = state.args[0]
         url = request.url or ""
         wait = state.next_action.sleep if state.next_action else 0
+        failure = _failure_of(state)
         logger.warning(
-            f"{labels.resource(url)}, {labels.page(url)}: {_failure_of(state)};"
+            f"{labels.resource(url)}, {labels.page(url)}: {failure};"
             f" retry {state.attempt_number} of {policy.max_retries} in {wait:g} s"
         )
+        if failure == "HTTP 429":
+            read_ahead.rate_limited()
 
     return log_retry
 

@@ -90,5 +90,12 @@ def fast_retry_map(**retry: Any) -> dict[str, Any]:
     return endpoint_map
 
 
+def one_page_at_a_time() -> dict[str, Any]:
+    """The bundled map reading one page at a time, for tests that follow each request."""
+    endpoint_map = fast_retry_map()
+    endpoint_map["client"]["concurrency"] = 1
+    return endpoint_map
+
+
 def decimal_sum(values: list[Any]) -> Decimal:
     return sum((Decimal(str(value)) for value in values), Decimal(0))

@@ -3,19 +3,24 @@
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import requests_mock as rm
 
 from sources.billing import billing_source
 
-from .conftest import API_KEY, BASE_URL, FakeBillingAPI, make_record
+from .conftest import API_KEY, BASE_URL, FakeBillingAPI, make_record, one_page_at_a_time
 
 Change = Callable[[list[dict[str, Any]]], None]
 
 
 def read_with_change(
-    before_request: int, change: Change, size: int = 250
+    before_request: int, change: Change, size: int = 250, endpoints: Any = None
 ) -> tuple[list[int], FakeBillingAPI]:
-    """Reads every page, applying `change` to the API's records just before one request."""
+    """Reads every page, applying `change` to the API's records just before one request.
+
+    Pages are read one at a time unless another map is given, so requests come in order.
+    """
+    endpoints = endpoints if endpoints is not None else one_page_at_a_time()
     api = FakeBillingAPI([make_record(i) for i in range(1, size + 1)])
 
     def respond(request: Any, context: Any) -> str:
@@ -25,7 +30,7 @@ def read_with_change(
 
     with rm.Mocker() as mocker:
         mocker.get(f"{BASE_URL}/v1/billing", text=respond)
-        source = billing_source(base_url=BASE_URL, api_key=API_KEY)
+        source = billing_source(base_url=BASE_URL, api_key=API_KEY, endpoints=endpoints)
         ids = [record["id"] for record in source.resources["billing_records"]]
     return ids, api
 
@@ -75,3 +80,15 @@ def test_deletes_on_several_pages_still_leave_no_gap() -> None:
     survivors = {i for i in range(1, 401) if i % 10 or i > 150}
     assert survivors <= set(ids)
     assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("before_request", [2, 3, 5])
+def test_records_deleted_while_pages_are_read_ahead_leave_no_gap(before_request: int) -> None:
+    ids, _ = read_with_change(
+        before_request,
+        lambda records: records.__delitem__(slice(0, 7)),
+        size=1200,
+        endpoints="endpoints",
+    )
+
+    assert set(range(8, 1201)) <= set(ids)

@@ -1,0 +1,171 @@
+"""Loads the sandbox with this source and with the plain rest_api config; prints time and memory.
+
+    .venv/bin/python benchmarks/compare_with_plain.py --records 100000 --latency-ms 20
+
+The sandbox runs in a process of its own; each load runs in a fresh process into a fresh
+DuckDB file with a default `dlt.pipeline(destination="duckdb")`, and its peak RSS is that
+process's high-water mark. Both loads must hold the same rows with the same exact amounts.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+API_KEY = "benchmark-key-5d1f"
+
+
+def plain_config(base_url: str, api_key: str) -> Any:
+    """The integration document's rest_api_source config, as written there."""
+    from dlt.sources.rest_api import rest_api_source
+
+    return rest_api_source(
+        {
+            "client": {
+                "base_url": base_url,
+                "auth": {
+                    "type": "api_key",
+                    "name": "api_key",
+                    "api_key": api_key,
+                    "location": "query",
+                },
+            },
+            "resource_defaults": {"primary_key": "id", "write_disposition": "merge"},
+            "resources": [
+                {
+                    "name": "billing_records",
+                    "endpoint": {
+                        "path": "/v1/billing",
+                        "data_selector": "data",
+                        "paginator": {"type": "offset", "limit": 100},
+                    },
+                }
+            ],
+        }
+    )
+
+
+def load_once(kind: str, base_url: str) -> dict[str, Any]:
+    """Runs one load in this process and fingerprints what it loaded."""
+    import dlt
+
+    sys.path.insert(0, str(REPO / "sources"))
+    from billing import billing_source
+
+    pipeline = dlt.pipeline(pipeline_name=f"bench_{kind}", destination="duckdb")
+    started = time.perf_counter()
+    if kind == "billing":
+        pipeline.run(billing_source(base_url=base_url, api_key=API_KEY))
+    else:
+        pipeline.run(plain_config(base_url, API_KEY))
+    seconds = time.perf_counter() - started
+
+    with pipeline.sql_client() as client:
+        records = client.execute_sql(
+            "SELECT id, CAST(amount AS VARCHAR) FROM billing_records ORDER BY id"
+        )
+        (items,) = client.execute_sql("SELECT COUNT(*) FROM billing_records__line_items")[0]
+    fingerprint = hashlib.sha256()
+    for record_id, amount in records:
+        fingerprint.update(f"{record_id}:{_exact(amount)};".encode())
+    return {
+        "seconds": seconds,
+        "rows": len(records),
+        "items": items,
+        "digest": fingerprint.hexdigest(),
+    }
+
+
+def _exact(amount: str) -> str:
+    """An amount written one way, whether it was stored as text or as DECIMAL(38, 9)."""
+    from decimal import Decimal
+
+    return format(Decimal(amount).normalize(), "f")
+
+
+def measure(kind: str, base_url: str, workdir: Path) -> dict[str, Any]:
+    """Runs `load_once` in a fresh process; adds its wall time and peak RSS."""
+    env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false", "DLT_DATA_DIR": str(workdir / kind)}
+    env.pop("DLT_PROJECT_DIR", None)
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--load", kind, "--url", base_url],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    output = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"the {kind} load failed (status {status})")
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    result.update(wall=wall, peak_mb=usage.ru_maxrss / 1024)
+    return result
+
+
+def start_sandbox(records: int, latency_ms: float) -> tuple[subprocess.Popen[str], str]:
+    sandbox = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "sources" / "billing" / "sandbox.py"),
+            *("--size", str(records), "--latency-ms", str(latency_ms)),
+            *("--port", "0", "--api-key", API_KEY),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = sandbox.stdout.readline() if sandbox.stdout else ""
+    return sandbox, line.split(" on ")[1].split(" ")[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--latency-ms", type=float, default=20)
+    parser.add_argument("--only", choices=("billing", "plain"), help="run one of the two loads")
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        print(json.dumps(load_once(args.load, args.url)))
+        return
+
+    sandbox, url = start_sandbox(args.records, args.latency_ms)
+    try:
+        results = {}
+        for kind in ("billing", "plain") if args.only is None else (args.only,):
+            with tempfile.TemporaryDirectory(prefix=f"bench_{kind}_") as workdir:
+                results[kind] = measure(kind, url, Path(workdir))
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+
+    print(f"{args.records:,} records, {args.latency_ms:g} ms per page")
+    print(f"{'load':<8} {'wall s':>8} {'rows/s':>9} {'peak RSS MB':>12} {'rows':>8} {'items':>8}")
+    for kind, result in results.items():
+        rate = result["rows"] / result["wall"]
+        print(
+            f"{kind:<8} {result['wall']:>8.1f} {rate:>9,.0f} {result['peak_mb']:>12,.0f}"
+            f" {result['rows']:>8,} {result['items']:>8,}"
+        )
+    if len(results) == 2:
+        billing, plain = results["billing"], results["plain"]
+        same = billing["digest"] == plain["digest"] and billing["items"] == plain["items"]
+        print(
+            f"plain / billing: {plain['wall'] / billing['wall']:.1f}x the time,"
+            f" {plain['peak_mb'] / billing['peak_mb']:.1f}x the memory;"
+            f" same rows and exact amounts: {'yes' if same else 'NO'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
