@@ -29,6 +29,7 @@ def isolated_pipelines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Gives each test its own dlt data dir, so pipelines and their state never leak across."""
     data_dir = tmp_path / "dlt_data"
     monkeypatch.setenv("DLT_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", (tmp_path / "files").as_uri())
     monkeypatch.chdir(tmp_path)
     return data_dir
 

@@ -81,7 +81,13 @@ def fastest_file_format() -> TLoaderFileFormat | None:
     destination = context.pipeline().destination if context.is_active() else None
     if destination is None:
         return None
-    formats = destination.capabilities().supported_loader_file_formats
+    capabilities = destination.capabilities()
+    formats = capabilities.supported_loader_file_formats
+    if capabilities.loader_file_format_selector is not None:
+        # PostgreSQL, say, takes parquet only with its ADBC driver installed
+        _, formats = capabilities.loader_file_format_selector(
+            capabilities.preferred_loader_file_format, formats, table_schema={"name": "billing"}
+        )
     if "parquet" in formats and importlib.util.find_spec("pyarrow") is not None:
         return "parquet"
     return "jsonl" if "jsonl" in formats else None
