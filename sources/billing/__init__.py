@@ -8,6 +8,7 @@ from dlt.extract import DltResource
 from .endpoint_map import bundled_map_names, load_endpoint_map
 from .errors import BillingAPIError, BillingConnectionError, BillingDataError, EndpointMapError
 from .incremental import BackfillWindow, backfill_windows
+from .pending_packages import abort_unnormalized_packages
 from .redaction import protect_secret
 from .resources import billing_resources
 
@@ -22,9 +23,10 @@ __all__ = [
 ]
 
 DEFAULT_ENDPOINTS = "endpoints"
+SOURCE_NAME = "billing"
 
 
-@dlt.source(name="billing")
+@dlt.source(name=SOURCE_NAME)
 def billing_source(
     base_url: str = dlt.config.value,
     api_key: str = dlt.secrets.value,
@@ -53,4 +55,5 @@ def billing_source(
     protect_secret(api_key)
     window = BackfillWindow.between(start_date, end_date)
     endpoint_map = load_endpoint_map(endpoints)
+    abort_unnormalized_packages(SOURCE_NAME)
     return billing_resources(endpoint_map, base_url, api_key, window)

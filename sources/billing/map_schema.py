@@ -90,12 +90,24 @@ class SoftDeleteSpec(TypedDict, total=False):
     ]
 
 
+ContractMode = Literal["evolve", "freeze", "discard_row", "discard_value"]
+
+
+class SchemaContractSpec(TypedDict, total=False):
+    tables: Annotated[ContractMode, "New tables: `evolve` (default) or `freeze`, say."]
+    columns: Annotated[ContractMode, "New columns: `freeze` fails the run on an unknown field."]
+    data_type: Annotated[ContractMode, "A value of another type than its column's."]
+
+
 class ResourceSpec(TypedDict, total=False):
     name: Required[Annotated[str, "Resource and table name, e.g. `billing_records`."]]
     endpoint: Required[Annotated[EndpointSpec, "Where and how the records are read."]]
     primary_key: PrimaryKey
     write_disposition: WriteDispositionKey
     columns: Annotated[dict[str, ColumnSpec], "Column type hints by column name."]
+    schema_contract: Annotated[
+        SchemaContractSpec, "dlt's schema contract for the resource's tables."
+    ]
     soft_delete: Annotated[
         SoftDeleteSpec,
         "How the API marks a deleted record; such rows are removed from the destination."

@@ -149,6 +149,8 @@ def _rest_api_resource(
         built["primary_key"] = primary_key
     if "write_disposition" in resource:
         built["write_disposition"] = resource["write_disposition"]
+    if "schema_contract" in resource:
+        built["schema_contract"] = dict(resource["schema_contract"])
     if "incremental" in endpoint:
         built["endpoint"]["incremental"] = incremental_config(endpoint["incremental"], window)
         cursor = endpoint["incremental"]["cursor_path"]
