@@ -3,9 +3,12 @@
 import logging
 import threading
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
+
+from dlt.common import logger
 
 MASK = "***"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # A shorter value cannot be a real API key, and masking it would garble ordinary words.
 MIN_SECRET_LENGTH = 6
 
@@ -64,3 +67,13 @@ def protect_secret(secret: str) -> None:
     """Registers a secret and makes sure no log record can carry it."""
     REDACTOR.add(secret)
     REDACTOR.install()
+
+
+def warn_if_key_travels_in_clear(base_url: str) -> None:
+    """Warns when the API key would cross a network in a plain `http://` URL."""
+    parts = urlsplit(base_url)
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        logger.warning(
+            f"base_url {parts.scheme}://{parts.netloc} is plain http: the API key travels"
+            " unencrypted in every request. Use https unless this host is on your own machine."
+        )

@@ -1,28 +1,23 @@
 """Builds dlt resources from a validated endpoint map through dlt's `rest_api_resources`."""
 
-import importlib.util
 from typing import Any
-from urllib.parse import urlsplit
 
-from dlt.common import logger
-from dlt.common.configuration.container import Container
-from dlt.common.destination import TLoaderFileFormat
-from dlt.common.pipeline import PipelineContext
 from dlt.extract import DltResource
 from dlt.sources.rest_api import rest_api_resources
 from dlt.sources.rest_api.typing import EndpointResource, RESTAPIConfig
 
 from .columns import column_hints, record_converter, soft_delete_hints, soft_delete_marker
 from .endpoint_map import EndpointMap
+from .file_format import fastest_file_format
 from .incremental import BackfillWindow, incremental_config
 from .map_schema import PaginatorSpec, ResourceSpec
 from .page_check import PageCheck
 from .paging import DEFAULT_OFFSET_PARAM, make_paginator
 from .read_ahead import PageReadAhead
+from .redaction import warn_if_key_travels_in_clear
 from .request_labels import EndpointLabel, RequestLabels
 from .retry_policy import RetryPolicy, build_session
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_PAGINATOR: PaginatorSpec = {"type": "single_page"}
 
 
@@ -66,41 +61,6 @@ def billing_resources(
         for dlt_resource in dlt_resources:
             dlt_resource.apply_hints(file_format=file_format)
     return dlt_resources
-
-
-def fastest_file_format() -> TLoaderFileFormat | None:
-    """The quickest file format the active pipeline's destination loads, or None to keep its own.
-
-    dlt writes `insert_values` for DuckDB by default: one INSERT statement per file, which
-    DuckDB parses whole; at 100,000 records with line items that took a minute and 6 GB.
-    Parquet (where pyarrow is installed) or JSON lines load the same rows in seconds, in
-    flat memory. The pipeline is the one active when the source is created, as in
-    `pipeline.run(billing_source())`; a source made before its pipeline keeps dlt's choice.
-    """
-    context = Container()[PipelineContext]
-    destination = context.pipeline().destination if context.is_active() else None
-    if destination is None:
-        return None
-    capabilities = destination.capabilities()
-    formats = capabilities.supported_loader_file_formats
-    if capabilities.loader_file_format_selector is not None:
-        # PostgreSQL, say, takes parquet only with its ADBC driver installed
-        _, formats = capabilities.loader_file_format_selector(
-            capabilities.preferred_loader_file_format, formats, table_schema={"name": "billing"}
-        )
-    if "parquet" in formats and importlib.util.find_spec("pyarrow") is not None:
-        return "parquet"
-    return "jsonl" if "jsonl" in formats else None
-
-
-def warn_if_key_travels_in_clear(base_url: str) -> None:
-    """Warns when the API key would cross a network in a plain `http://` URL."""
-    parts = urlsplit(base_url)
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        logger.warning(
-            f"base_url {parts.scheme}://{parts.netloc} is plain http: the API key travels"
-            " unencrypted in every request. Use https unless this host is on your own machine."
-        )
 
 
 def _label(resource: ResourceSpec) -> EndpointLabel:

@@ -8,7 +8,7 @@ import pytest
 from pytest_mock import MockerFixture
 
 from sources.billing import billing_source
-from sources.billing.resources import fastest_file_format
+from sources.billing.file_format import fastest_file_format
 
 from .conftest import API_KEY, BASE_URL
 

@@ -142,7 +142,7 @@ def test_key_is_not_in_the_trace_or_any_file_the_pipeline_writes(tmp_path: Path)
 
 
 def test_plain_http_to_a_remote_host_warns_and_loopback_does_not(mocker: MockerFixture) -> None:
-    warning = mocker.patch("sources.billing.resources.logger.warning")
+    warning = mocker.patch("sources.billing.redaction.logger.warning")
 
     billing_source(base_url="https://api.example.com", api_key=SECRET)
     billing_source(base_url="http://127.0.0.1:8000", api_key=SECRET)
