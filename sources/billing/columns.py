@@ -3,7 +3,7 @@
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -14,6 +14,7 @@ from .map_schema import ColumnSpec, SoftDeleteSpec
 DEFAULT_PRECISION = 38
 DEFAULT_SCALE = 9
 DELETED_MARKER_COLUMN = "is_deleted"
+DECIMAL_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$", re.ASCII)
 CALENDAR_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:$|[T ])")
 
 Record = dict[str, Any]
@@ -45,16 +46,17 @@ def exact_money(
     """
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise ValueError(f"{value!r} is not an amount")
-    try:
-        amount = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not an amount") from None
+    if isinstance(value, str) and not DECIMAL_NUMBER.match(value):
+        raise ValueError(f"{value!r} is not an amount")
+    amount = Decimal(value.strip() if isinstance(value, str) else value)
     if not amount.is_finite():
         raise ValueError(f"{value!r} is not an amount")
-    digits, exponent = len(amount.as_tuple().digits), int(amount.as_tuple().exponent)
+    if amount.is_zero():
+        return amount
+    exponent = int(amount.as_tuple().exponent)
     if -exponent > scale:
         raise ValueError(f"{value!r} has more than {scale} decimal places; raise `scale`")
-    if max(digits + exponent, 0) > precision - scale:
+    if amount.adjusted() + 1 > precision - scale:
         raise ValueError(f"{value!r} has more than {precision - scale} integer digits")
     return amount
 

@@ -1,6 +1,7 @@
 """Loads an endpoint map (a bundled name, a YAML path or a mapping) and validates it."""
 
 import copy
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,10 +12,11 @@ import yaml
 from typing_extensions import Required, is_typeddict
 
 from .errors import EndpointMapError
-from .map_schema import EndpointMapSpec, ResourceSpec
+from .map_schema import EndpointMapSpec, EndpointSpec, ResourceSpec
 
 BUNDLED_MAPS_DIR = Path(__file__).parent
 MAX_SHOWN_VALUE = 40
+MAX_SHOWN_KEY = 30
 
 EndpointMapSource = str | Path | Mapping[str, Any]
 
@@ -67,14 +69,21 @@ def load_endpoint_map(source: EndpointMapSource) -> EndpointMap:
 
 def _resolve_path(source: str | Path) -> Path:
     path = Path(source)
-    if isinstance(source, str) and path.suffix == "" and len(path.parts) == 1:
-        bundled = BUNDLED_MAPS_DIR / f"{source}.yaml"
-        if not bundled.is_file():
-            names = ", ".join(bundled_map_names())
-            raise EndpointMapError(f"no bundled endpoint map named {source!r}; bundled: {names}")
-        return bundled
-    if not path.is_file():
-        raise EndpointMapError(f"{source}: no such endpoint map file")
+    try:
+        if isinstance(source, str) and path.suffix == "" and len(path.parts) == 1:
+            bundled = BUNDLED_MAPS_DIR / f"{source}.yaml"
+            if not bundled.is_file():
+                names = ", ".join(bundled_map_names())
+                raise EndpointMapError(
+                    f"no bundled endpoint map named {_shown(source)}; bundled: {names}"
+                )
+            return bundled
+        if not path.is_file():
+            raise EndpointMapError(f"{_shown(str(source))}: no such endpoint map file")
+    except OSError as error:
+        raise EndpointMapError(
+            f"{_shown(str(source))}: cannot be read ({error.strerror})"
+        ) from None
     return path
 
 
@@ -90,6 +99,15 @@ def _read_yaml(path: Path, origin: str) -> Any:
 
 def _fail(origin: str, path: str, problem: str) -> EndpointMapError:
     return EndpointMapError(f"{origin}: {path or '(top level)'}: {problem}")
+
+
+def _key(key: Any) -> str:
+    """A key as it goes into a key path: as written, unless it would make the message long
+    or break it over lines."""
+    text = str(key)
+    if len(text) <= MAX_SHOWN_KEY and text.isprintable():
+        return text
+    return _shown(text)[: MAX_SHOWN_KEY - 3] + "..."
 
 
 def _shown(value: Any) -> str:
@@ -110,7 +128,7 @@ def _matches_scalar(value: Any, expected: Any) -> bool:
     if expected is bool or isinstance(value, bool):
         return expected is bool and isinstance(value, bool)
     if expected is float:
-        return isinstance(value, (int, float))
+        return isinstance(value, (int, float)) and math.isfinite(value)
     return isinstance(expected, type) and isinstance(value, expected)
 
 
@@ -141,7 +159,8 @@ def _check(value: Any, expected: Any, path: str, origin: str) -> None:
         if not isinstance(value, dict):
             raise _fail(origin, path, f"expected a mapping; got {_shown(value)}")
         for key, item in value.items():
-            _check(item, get_args(expected)[1], f"{path}.{key}" if path else str(key), origin)
+            key_path = f"{path}.{_key(key)}" if path else _key(key)
+            _check(item, get_args(expected)[1], key_path, origin)
     elif not _matches_scalar(value, expected):
         raise _fail(origin, path, f"expected {_type_name(expected)}; got {_shown(value)}")
 
@@ -165,7 +184,7 @@ def _check_fields(value: Any, spec: Any, path: str, origin: str) -> None:
     for key in value:
         if key not in hints:
             allowed = ", ".join(hints)
-            raise _fail(origin, f"{prefix}{key}", f"unknown key; expected one of {allowed}")
+            raise _fail(origin, f"{prefix}{_key(key)}", f"unknown key; expected one of {allowed}")
     for key in spec.__required_keys__:
         if key not in value:
             raise _fail(origin, f"{prefix}{key}", "required key is missing")
@@ -184,9 +203,6 @@ def _check_consistency(endpoint_map: EndpointMap) -> None:
         seen.add(resource["name"])
         if "path" not in resource["endpoint"]:
             raise _fail(origin, f"{where}.endpoint.path", "required key is missing")
-        limit = resource["endpoint"].get("paginator", {}).get("limit", 1)
-        if limit < 1:
-            raise _fail(origin, f"{where}.endpoint.paginator.limit", f"expected >= 1; got {limit}")
         if resource["endpoint"].get("incremental", {}).get("lookback", 0) < 0:
             raise _fail(origin, f"{where}.endpoint.incremental.lookback", "expected >= 0")
         if "soft_delete" in resource and resource.get("write_disposition") != "merge":
@@ -196,14 +212,30 @@ def _check_consistency(endpoint_map: EndpointMap) -> None:
                 if key in column and column["data_type"] not in ("money", "decimal"):
                     path = f"{where}.columns.{name}.{key}"
                     raise _fail(origin, path, "only a money or decimal column takes it")
+    _check_limits(spec, origin)
     client = spec.get("client", {})
     if client.get("concurrency", 1) < 1:
         raise _fail(origin, "client.concurrency", "expected >= 1")
     if client.get("requests_per_second", 1) <= 0:
         raise _fail(origin, "client.requests_per_second", "expected > 0")
+    for name, seconds in client.get("timeout", {}).items():
+        if seconds <= 0:
+            raise _fail(origin, f"client.timeout.{name}", "expected > 0")
     retry = spec.get("retry", {})
     for status in retry.get("statuses", []):
         if not 400 <= status <= 599:
             raise _fail(origin, "retry.statuses", f"expected HTTP error statuses; got {status}")
     if retry.get("max_retries", 0) < 0:
         raise _fail(origin, "retry.max_retries", "expected >= 0")
+
+
+def _check_limits(spec: EndpointMapSpec, origin: str) -> None:
+    """Checks each page size where the map writes it, defaults included."""
+    endpoints: list[tuple[str, EndpointSpec]] = [
+        ("resource_defaults", spec.get("resource_defaults", {}).get("endpoint", {}))
+    ]
+    endpoints += [(f"resources[{i}]", r["endpoint"]) for i, r in enumerate(spec["resources"])]
+    for where, endpoint in endpoints:
+        limit = endpoint.get("paginator", {}).get("limit", 1)
+        if limit < 1:
+            raise _fail(origin, f"{where}.endpoint.paginator.limit", f"expected >= 1; got {limit}")
