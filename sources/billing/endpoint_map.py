@@ -218,9 +218,9 @@ def _check_consistency(endpoint_map: EndpointMap) -> None:
         raise _fail(origin, "client.concurrency", "expected >= 1")
     if client.get("requests_per_second", 1) <= 0:
         raise _fail(origin, "client.requests_per_second", "expected > 0")
-    timeout: dict[str, float] = dict(client.get("timeout", {}))
-    for name, seconds in timeout.items():
-        if seconds <= 0:
+    timeout = client.get("timeout", {})
+    for name, seconds in (("connect", timeout.get("connect")), ("read", timeout.get("read"))):
+        if seconds is not None and seconds <= 0:
             raise _fail(origin, f"client.timeout.{name}", "expected > 0")
     retry = spec.get("retry", {})
     for status in retry.get("statuses", []):
