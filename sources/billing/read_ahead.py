@@ -87,21 +87,27 @@ class PageReadAhead:
         return send_or_take
 
     def schedule(self, reader: str, pages: Iterable[tuple[int, Request]]) -> None:
-        """Keeps the first `limit` of `pages` (offset and request) under way for `reader`, a
-        resource, and drops any other page read ahead for it. A request is prepared only
-        when it is sent: preparing is most of the cost of scheduling."""
+        """Keeps the first pages of `pages` (offset and request) under way for `reader`, a
+        resource, no more than `limit` at a time. A page no longer wanted is dropped if it
+        has not started; one already sent is kept, so its answer, or its error after every
+        retry, serves the request for it instead of a second round of attempts. A request
+        is prepared only when it is sent: preparing is most of the cost of scheduling."""
         if self._send is None:
             return
         wanted = dict(itertools.islice(pages, self.limit))
         with self._lock:
             ahead = self._ahead.setdefault(reader, {})
             for offset in [offset for offset in ahead if offset not in wanted]:
-                ahead.pop(offset)[1].cancel()
+                if ahead[offset][1].cancel():
+                    del ahead[offset]
+            in_flight = sum(not future.done() for _, future in ahead.values())
             for offset, request in wanted.items():
-                if offset not in ahead:
-                    prepared = self.prepare(request)
-                    future = self._pool.submit(self._send, prepared, **self._send_kwargs)
-                    ahead[offset] = (prepared.url or "", future)
+                if offset in ahead or in_flight >= self.limit:
+                    continue
+                prepared = self.prepare(request)
+                future = self._pool.submit(self._send, prepared, **self._send_kwargs)
+                ahead[offset] = (prepared.url or "", future)
+                in_flight += 1
 
     def take(self, url: str) -> Future[Response] | None:
         """The page read ahead for `url`, if there is one; it is handed over only once."""
@@ -115,7 +121,9 @@ class PageReadAhead:
 
     def forget(self, reader: str) -> None:
         """Drops every page read ahead for `reader`: its paging has ended."""
-        self.schedule(reader, iter(()))
+        with self._lock:
+            for _, future in self._ahead.pop(reader, {}).values():
+                future.cancel()
 
     def rate_limited(self) -> None:
         """Halves the pages read ahead after a 429."""

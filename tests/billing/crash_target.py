@@ -1,0 +1,65 @@
+"""Runs one billing load into a DuckDB file, in its own process, so a test can SIGKILL it.
+
+    python crash_target.py BASE_URL API_KEY PIPELINE_NAME PIPELINES_DIR DUCKDB_PATH
+
+Exits 0 when the load completed; a failure is an exception and a non-zero exit. With
+`CRASH_TARGET_KILL=before:TABLE` (or `after:TABLE`) in the environment, the process kills
+itself with SIGKILL just before (or just after) DuckDB copies a file of TABLE, or of any
+table for `*`, into the destination: a point too short-lived to hit from outside.
+"""
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KILL_VARIABLE = "CRASH_TARGET_KILL"
+
+
+def kill_around_copy(when: str, table: str) -> None:
+    """Has DuckDB's copy job of `table` (`*`: any) SIGKILL this process `before` or `after`
+    it runs."""
+    from dlt.destinations.impl.duckdb.duck import DuckDbCopyJob
+
+    copy = DuckDbCopyJob.run
+
+    def copy_and_die(job: DuckDbCopyJob) -> None:
+        mine = table in ("*", job.load_table_name)
+        if mine and when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        copy(job)
+        if mine and when == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    DuckDbCopyJob.run = copy_and_die  # type: ignore[method-assign]
+
+
+def main(argv: list[str]) -> int:
+    base_url, api_key, pipeline_name, pipelines_dir, duckdb_path = argv
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+
+    import dlt
+
+    from sources.billing import billing_source
+
+    if os.environ.get(KILL_VARIABLE):
+        when, table = os.environ[KILL_VARIABLE].split(":")
+        kill_around_copy(when, table)
+
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name,
+        pipelines_dir=pipelines_dir,
+        destination=dlt.destinations.duckdb(duckdb_path),
+        dataset_name="billing",
+    )
+    # made while the pipeline is active, the source clears the packages a killed run left
+    info = pipeline.run(billing_source(base_url=base_url, api_key=api_key))
+    info.raise_on_failed_jobs()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
