@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import requests
 import requests_mock as rm
-from pytest_mock import MockerFixture
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 from dlt.sources.helpers.rest_client.redaction import sanitize_url
+from pytest_mock import MockerFixture
 
 from .conftest import BASE_URL, make_record
 
