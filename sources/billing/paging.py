@@ -2,6 +2,7 @@
 records move while it reads."""
 
 import copy
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -71,7 +72,11 @@ class BillingOffsetPaginator(OffsetPaginator):
             self.read_ahead.forget(self.resource)
             return
         step = self.limit - self.overlap
-        upcoming = range(self.current_value, self._total or 2**62, step)
+        upcoming: Iterable[int] = (
+            range(self.current_value, self._total, step)
+            if self._total is not None
+            else itertools.count(self.current_value, step)  # no total: read ahead blindly
+        )
         self.read_ahead.schedule(self.resource, self._page_requests(request, upcoming))
 
     def _page_requests(
@@ -164,6 +169,11 @@ class BillingOffsetPaginator(OffsetPaginator):
         return flag if isinstance(flag, bool) else None
 
 
+def offset_param(spec: PaginatorSpec) -> str | None:
+    """The query parameter that carries the offset, or None when the endpoint has none."""
+    return spec.get("offset_param", DEFAULT_OFFSET_PARAM) if spec["type"] == "offset" else None
+
+
 def make_paginator(
     spec: PaginatorSpec,
     resource: str = "",
@@ -175,7 +185,7 @@ def make_paginator(
         return SinglePagePaginator()
     return BillingOffsetPaginator(
         limit=spec.get("limit", DEFAULT_LIMIT),
-        offset_param=spec.get("offset_param", DEFAULT_OFFSET_PARAM),
+        offset_param=offset_param(spec),
         limit_param=spec.get("limit_param", "limit"),
         total_path=spec.get("total_path"),
         has_more_path=spec.get("has_more_path"),

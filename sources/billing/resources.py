@@ -12,7 +12,7 @@ from .file_format import fastest_file_format
 from .incremental import BackfillWindow, incremental_config
 from .map_schema import PaginatorSpec, ResourceSpec
 from .page_check import PageCheck
-from .paging import DEFAULT_OFFSET_PARAM, make_paginator
+from .paging import make_paginator, offset_param
 from .read_ahead import PageReadAhead
 from .redaction import warn_if_key_travels_in_clear
 from .request_labels import EndpointLabel, RequestLabels
@@ -65,12 +65,7 @@ def billing_resources(
 
 def _label(resource: ResourceSpec) -> EndpointLabel:
     paginator = resource["endpoint"].get("paginator", DEFAULT_PAGINATOR)
-    offset_param = (
-        paginator.get("offset_param", DEFAULT_OFFSET_PARAM)
-        if paginator["type"] == "offset"
-        else None
-    )
-    return EndpointLabel(resource["name"], resource["endpoint"]["path"], offset_param)
+    return EndpointLabel(resource["name"], resource["endpoint"]["path"], offset_param(paginator))
 
 
 def _primary_key(resource: ResourceSpec) -> list[str]:
