@@ -53,12 +53,12 @@ class BillingOffsetPaginator(OffsetPaginator):
         self.primary_key = list(primary_key)
         self.overlap = 1 if self.primary_key and self.limit > 1 else 0
         self.read_ahead = read_ahead
-        self._last_page_keys: list[RecordKey] = []
+        self._last_page: list[Any] = []
         self._total: int | None = None
         self._pages_read = 0
 
     def init_request(self, request: Request) -> None:
-        self._last_page_keys = []
+        self._last_page = []
         self._total = None
         self._pages_read = 0
         super().init_request(request)
@@ -75,7 +75,8 @@ class BillingOffsetPaginator(OffsetPaginator):
         upcoming: Iterable[int] = (
             range(self.current_value, self._total, step)
             if self._total is not None
-            else itertools.count(self.current_value, step)  # no total: read ahead blindly
+            # no total: read ahead blindly, no further than one round of requests
+            else itertools.islice(itertools.count(self.current_value, step), self.read_ahead.limit)
         )
         self.read_ahead.schedule(self.resource, self._page_requests(request, upcoming))
 
@@ -92,7 +93,7 @@ class BillingOffsetPaginator(OffsetPaginator):
         body = response.json()
         page = data if data is not None else []
         read = len(page)
-        keys = [self._key(record) for record in page] if self.overlap else []
+        read_page = page[:] if self.overlap else []
         self._pages_read += 1
         total = self._total = self._read_total(body)
         has_more = self._read_has_more(body)
@@ -113,7 +114,7 @@ class BillingOffsetPaginator(OffsetPaginator):
         )
         self._has_next_page = not at_end
         self.current_value = offset + read - self.overlap
-        self._last_page_keys = keys
+        self._last_page = read_page
 
     def _key(self, record: Any) -> RecordKey:
         return tuple(record.get(field) for field in self.primary_key)
@@ -125,10 +126,13 @@ class BillingOffsetPaginator(OffsetPaginator):
         from being loaded twice. Returns False when no record of the previous page is in
         this one, so records may have been skipped.
         """
-        if not self._last_page_keys:
+        if not self._last_page:
+            return True
+        if page and self._key(page[0]) == self._key(self._last_page[-1]):
+            del page[0]  # paging in step: the page starts on the last record read
             return True
         positions = {self._key(record): index for index, record in enumerate(page)}
-        for key in reversed(self._last_page_keys):
+        for key in map(self._key, reversed(self._last_page)):
             if key in positions:
                 if positions[key] > 0:
                     logger.warning(
