@@ -54,9 +54,13 @@ class PageReadAhead:
     `concurrency` at a time, through the same retrying session, and the answer (or the
     error, after its retries) is returned when dlt sends that very request. A 429 halves
     how many pages are read ahead; twenty answers without one let it grow back by one.
+
+    Answers wait for dlt up to `PAGES_PER_REQUEST` times `concurrency` pages ahead, so that
+    the requests keep going while dlt works through a batch of pages at once.
     """
 
     RECOVER_AFTER = 20
+    PAGES_PER_REQUEST = 4
 
     def __init__(self, concurrency: int, prepare: Callable[[Request], PreparedRequest]) -> None:
         self.concurrency = max(1, concurrency)
@@ -88,13 +92,13 @@ class PageReadAhead:
 
     def schedule(self, reader: str, pages: Iterable[tuple[int, Request]]) -> None:
         """Keeps the first pages of `pages` (offset and request) under way for `reader`, a
-        resource, no more than `limit` at a time. A page no longer wanted is dropped if it
+        resource, no more than `limit` requests at a time. A page no longer wanted is dropped if it
         has not started; one already sent is kept, so its answer, or its error after every
         retry, serves the request for it instead of a second round of attempts. A request
         is prepared only when it is sent: preparing is most of the cost of scheduling."""
         if self._send is None:
             return
-        wanted = dict(itertools.islice(pages, self.limit))
+        wanted = dict(itertools.islice(pages, self.limit * self.PAGES_PER_REQUEST))
         with self._lock:
             ahead = self._ahead.setdefault(reader, {})
             for offset in [offset for offset in ahead if offset not in wanted]:
