@@ -1,5 +1,6 @@
 """Builds dlt resources from a validated endpoint map through dlt's `rest_api_resources`."""
 
+import importlib.util
 from typing import Any
 
 from dlt.extract import DltResource
@@ -19,6 +20,7 @@ from .request_labels import EndpointLabel, RequestLabels
 from .retry_policy import RetryPolicy, build_session
 
 DEFAULT_PAGINATOR: PaginatorSpec = {"type": "single_page"}
+ARROW_INSTALLED = importlib.util.find_spec("pyarrow") is not None
 
 
 def billing_resources(
@@ -56,11 +58,26 @@ def billing_resources(
             "location": auth.get("location", "query"),
         }
     dlt_resources = rest_api_resources(config)
+    if ARROW_INSTALLED:
+        for dlt_resource, resource in zip(dlt_resources, resources, strict=True):
+            _split_pages_into_arrow_tables(dlt_resource, resource)
     file_format = fastest_file_format()
     if file_format is not None:
         for dlt_resource in dlt_resources:
             dlt_resource.apply_hints(file_format=file_format)
     return dlt_resources
+
+
+def _split_pages_into_arrow_tables(dlt_resource: DltResource, resource: ResourceSpec) -> None:
+    """Has the resource hand dlt arrow tables, with money and dates converted column-wise."""
+    from .arrow_pages import PageBatches, PageTables, root_hints
+
+    dlt_resource.apply_hints(columns=root_hints())
+    # right after the request step: dlt's record steps hand on plain lists, without the paginator
+    dlt_resource.add_step(PageBatches(), insert_at=1)
+    key = _single_key(resource)
+    convert = record_converter(resource["name"], resource.get("columns", {}), key)
+    dlt_resource.add_step(PageTables(dlt_resource, convert, key))
 
 
 def _label(resource: ResourceSpec) -> EndpointLabel:
@@ -71,6 +88,11 @@ def _label(resource: ResourceSpec) -> EndpointLabel:
 def _primary_key(resource: ResourceSpec) -> list[str]:
     key = resource.get("primary_key", [])
     return [key] if isinstance(key, str) else list(key)
+
+
+def _single_key(resource: ResourceSpec) -> str | None:
+    primary_key = _primary_key(resource)
+    return primary_key[0] if len(primary_key) == 1 else None
 
 
 def _rest_api_resource(
@@ -113,9 +135,8 @@ def _rest_api_resource(
             # a record read twice in one run (data moved while paging): the newer one wins
             built["columns"].setdefault(cursor, {})["dedup_sort"] = "desc"
 
-    single_key: str | None = primary_key[0] if len(primary_key) == 1 else None
-    convert = record_converter(name, resource.get("columns", {}), single_key)
-    if convert is not None:
+    convert = record_converter(name, resource.get("columns", {}), _single_key(resource))
+    if convert is not None and not ARROW_INSTALLED:  # else `PageTables` converts whole columns
         built["processing_steps"].append({"map": convert})
     if "soft_delete" in resource:
         built["columns"].update(soft_delete_hints(resource["soft_delete"]))
