@@ -5,11 +5,16 @@ piece of the source may be simpler now.
 """
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
+import dlt
+import pyarrow as pa
 import pytest
 import requests
 import requests_mock as rm
+from dlt.extract.items import TableNameMeta
+from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 from dlt.sources.helpers.rest_client.redaction import sanitize_url
@@ -84,3 +89,36 @@ def test_dlt_sends_none_params_as_absent() -> None:
         api.get(URL, text=json.dumps({"data": [], "total": 0}))
         RESTClient(base_url=BASE_URL).get("/v1/billing", params={"updated_since": None})
     assert "updated_since" not in api.last_request.qs
+
+
+def test_dlt_starts_a_table_variant_as_a_copy_of_the_root_table_hints() -> None:
+    """arrow_pages.PageTables sets the hints of a nested table alone."""
+
+    @dlt.resource(primary_key="id", columns={"amount": {"data_type": "decimal"}})
+    def records() -> Iterator[Any]:
+        yield []
+
+    resource = records()
+    lines = dlt.mark.make_hints(table_name="records__lines", columns=[{"name": "sku"}])
+    resource.merge_hints(lines, create_table_variant=True)
+
+    table = resource.compute_table_schema(meta=TableNameMeta("records__lines"))
+    assert {"id", "amount", "sku"} <= set(table["columns"])
+    assert table["columns"]["id"].get("primary_key") is True
+
+
+def test_dlt_extract_fails_on_a_nested_table_written_at_extract() -> None:
+    """arrow_pages.PageTables names a resource on each nested table until dlt's metrics
+    are read, then takes it back."""
+    lines = dlt.mark.make_hints(table_name="records__lines", parent_table_name="records")
+
+    @dlt.resource
+    def records() -> Iterator[Any]:
+        yield pa.table({"id": [1]})
+        yield dlt.mark.with_hints(pa.table({"sku": ["a"]}), lines, create_table_variant=True)
+
+    pipeline = dlt.pipeline(pipeline_name="nested_at_extract", destination="duckdb")
+    with pytest.raises(PipelineStepFailed) as failure:
+        pipeline.extract(records())
+    assert isinstance(failure.value.__cause__, KeyError)
+    assert failure.value.__cause__.args == ("resource",)
