@@ -3,12 +3,13 @@ records move while it reads."""
 
 import copy
 import itertools
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from dlt.common import jsonpath, logger
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator, SinglePagePaginator
-from requests import Request, Response
+from requests import PreparedRequest, Request, Response
 
 from .map_schema import PaginatorSpec
 from .read_ahead import PageReadAhead
@@ -17,6 +18,7 @@ DEFAULT_LIMIT = 100
 DEFAULT_OFFSET_PARAM = "offset"
 
 RecordKey = tuple[Any, ...]
+_Template = tuple[tuple[Any, ...], int, PreparedRequest]  # request signature, offset, request
 
 
 class BillingOffsetPaginator(OffsetPaginator):
@@ -56,6 +58,7 @@ class BillingOffsetPaginator(OffsetPaginator):
         self._last_page: list[Any] = []
         self._total: int | None = None
         self._pages_read = 0
+        self._template: _Template | None = None
 
     def init_request(self, request: Request) -> None:
         self._last_page = []
@@ -73,7 +76,7 @@ class BillingOffsetPaginator(OffsetPaginator):
             return
         step = self.limit - self.overlap
         upcoming: Iterable[int] = (
-            range(self.current_value, self._total, step)
+            range(self.current_value, self._total - self.overlap, step)
             if self._total is not None
             # no total: read ahead blindly, no further than one round of requests
             else itertools.islice(itertools.count(self.current_value, step), self.read_ahead.limit)
@@ -82,12 +85,38 @@ class BillingOffsetPaginator(OffsetPaginator):
 
     def _page_requests(
         self, request: Request, offsets: Iterable[int]
-    ) -> Iterator[tuple[int, Request]]:
-        """Copies of `request` for the pages at `offsets`, made only as they are taken."""
+    ) -> Iterator[tuple[int, PreparedRequest]]:
+        """Prepared copies of `request` for the pages at `offsets`, made only as they are taken.
+
+        Preparing a request costs about a millisecond of the main thread, as much as the rest
+        of a page's work; the first page is prepared, the others take its URL with another
+        offset in it.
+        """
+        assert self.read_ahead is not None
+        params = request.params.items()
+        others = tuple(sorted((key, str(value)) for key, value in params if key != self.param_name))
+        signature = (request.method, request.url, others)
         for offset in offsets:
-            page_request = copy.copy(request)
-            page_request.params = {**request.params, self.param_name: offset}
-            yield offset, page_request
+            page = self._with_offset(signature, offset)
+            if page is None:
+                page_request = copy.copy(request)
+                page_request.params = {**request.params, self.param_name: offset}
+                page = self.read_ahead.prepare(page_request)
+                self._template = (signature, offset, page)
+            yield offset, page
+
+    def _with_offset(self, signature: tuple[Any, ...], offset: int) -> PreparedRequest | None:
+        """A copy of the last prepared page request with `offset` in its URL, if it fits."""
+        if self._template is None or self._template[0] != signature:
+            return None
+        _, template_offset, prepared = self._template
+        pattern = rf"([?&]{re.escape(self.param_name or '')}=){template_offset}(?=&|$)"
+        url, found = re.subn(pattern, rf"\g<1>{offset}", prepared.url or "", count=1)
+        if not found:
+            return None
+        page = prepared.copy()
+        page.url = url
+        return page
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         body = response.json()

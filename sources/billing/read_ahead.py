@@ -90,12 +90,11 @@ class PageReadAhead:
 
         return send_or_take
 
-    def schedule(self, reader: str, pages: Iterable[tuple[int, Request]]) -> None:
+    def schedule(self, reader: str, pages: Iterable[tuple[int, PreparedRequest]]) -> None:
         """Keeps the first pages of `pages` (offset and request) under way for `reader`, a
         resource, no more than `limit` requests at a time. A page no longer wanted is dropped if it
         has not started; one already sent is kept, so its answer, or its error after every
-        retry, serves the request for it instead of a second round of attempts. A request
-        is prepared only when it is sent: preparing is most of the cost of scheduling."""
+        retry, serves the request for it instead of a second round of attempts."""
         if self._send is None:
             return
         wanted = dict(itertools.islice(pages, self.limit * self.PAGES_PER_REQUEST))
@@ -108,9 +107,8 @@ class PageReadAhead:
             for offset, request in wanted.items():
                 if offset in ahead or in_flight >= self.limit:
                     continue
-                prepared = self.prepare(request)
-                future = self._pool.submit(self._send, prepared, **self._send_kwargs)
-                ahead[offset] = (prepared.url or "", future)
+                future = self._pool.submit(self._send, request, **self._send_kwargs)
+                ahead[offset] = (request.url or "", future)
                 in_flight += 1
 
     def take(self, url: str) -> Future[Response] | None:
