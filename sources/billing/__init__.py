@@ -5,6 +5,7 @@ from typing import Any
 import dlt
 from dlt.extract import DltResource
 
+from .destination_defaults import register_destination_defaults
 from .endpoint_map import bundled_map_names, load_endpoint_map
 from .errors import BillingAPIError, BillingConnectionError, BillingDataError, EndpointMapError
 from .incremental import BackfillWindow, backfill_windows
@@ -56,4 +57,5 @@ def billing_source(
     window = BackfillWindow.between(start_date, end_date)
     endpoint_map = load_endpoint_map(endpoints)
     abort_unnormalized_packages(SOURCE_NAME)
+    register_destination_defaults()
     return billing_resources(endpoint_map, base_url, api_key, window)
