@@ -4,7 +4,7 @@ records move while it reads."""
 import copy
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from dlt.common import jsonpath, logger
@@ -81,29 +81,31 @@ class BillingOffsetPaginator(OffsetPaginator):
             # no total: read ahead blindly, no further than one round of requests
             else itertools.islice(itertools.count(self.current_value, step), self.read_ahead.limit)
         )
-        self.read_ahead.schedule(self.resource, self._page_requests(request, upcoming))
+        self.read_ahead.schedule(self.resource, upcoming, self._page_request_maker(request))
 
-    def _page_requests(
-        self, request: Request, offsets: Iterable[int]
-    ) -> Iterator[tuple[int, PreparedRequest]]:
-        """Prepared copies of `request` for the pages at `offsets`, made only as they are taken.
+    def _page_request_maker(self, request: Request) -> Callable[[int], PreparedRequest]:
+        """Makes prepared copies of `request` for other offsets.
 
         Preparing a request costs about a millisecond of the main thread, as much as the rest
         of a page's work; the first page is prepared, the others take its URL with another
         offset in it.
         """
         assert self.read_ahead is not None
+        read_ahead = self.read_ahead
         params = request.params.items()
         others = tuple(sorted((key, str(value)) for key, value in params if key != self.param_name))
         signature = (request.method, request.url, others)
-        for offset in offsets:
+
+        def page_request(offset: int) -> PreparedRequest:
             page = self._with_offset(signature, offset)
             if page is None:
                 page_request = copy.copy(request)
                 page_request.params = {**request.params, self.param_name: offset}
-                page = self.read_ahead.prepare(page_request)
+                page = read_ahead.prepare(page_request)
                 self._template = (signature, offset, page)
-            yield offset, page
+            return page
+
+        return page_request
 
     def _with_offset(self, signature: tuple[Any, ...], offset: int) -> PreparedRequest | None:
         """A copy of the last prepared page request with `offset` in its URL, if it fits."""

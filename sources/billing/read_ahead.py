@@ -90,23 +90,32 @@ class PageReadAhead:
 
         return send_or_take
 
-    def schedule(self, reader: str, pages: Iterable[tuple[int, PreparedRequest]]) -> None:
-        """Keeps the first pages of `pages` (offset and request) under way for `reader`, a
-        resource, no more than `limit` requests at a time. A page no longer wanted is dropped if it
-        has not started; one already sent is kept, so its answer, or its error after every
-        retry, serves the request for it instead of a second round of attempts."""
+    def schedule(
+        self,
+        reader: str,
+        offsets: Iterable[int],
+        page_request: Callable[[int], PreparedRequest],
+    ) -> None:
+        """Keeps the pages at the first `offsets` under way for `reader`, a resource, no more
+        than `limit` requests at a time; `page_request` makes the request for an offset, and
+        is called only for a page that is sent. A page no longer wanted is dropped if it has
+        not started; one already sent is kept, so its answer, or its error after every retry,
+        serves the request for it instead of a second round of attempts."""
         if self._send is None:
             return
-        wanted = dict(itertools.islice(pages, self.limit * self.PAGES_PER_REQUEST))
+        wanted = list(itertools.islice(offsets, self.limit * self.PAGES_PER_REQUEST))
         with self._lock:
             ahead = self._ahead.setdefault(reader, {})
-            for offset in [offset for offset in ahead if offset not in wanted]:
+            for offset in set(ahead) - set(wanted):
                 if ahead[offset][1].cancel():
                     del ahead[offset]
             in_flight = sum(not future.done() for _, future in ahead.values())
-            for offset, request in wanted.items():
-                if offset in ahead or in_flight >= self.limit:
+            for offset in wanted:
+                if in_flight >= self.limit:
+                    break
+                if offset in ahead:
                     continue
+                request = page_request(offset)
                 future = self._pool.submit(self._send, request, **self._send_kwargs)
                 ahead[offset] = (request.url or "", future)
                 in_flight += 1
