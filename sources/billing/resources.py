@@ -70,7 +70,8 @@ def billing_resources(
 
 def _split_pages_into_arrow_tables(dlt_resource: DltResource, resource: ResourceSpec) -> None:
     """Has the resource hand dlt arrow tables, with money and dates converted column-wise."""
-    from .arrow_pages import PageBatches, PageTables, root_hints
+    from .arrow_pages import PageBatches, PageTables
+    from .arrow_tables import root_hints
 
     dlt_resource.apply_hints(columns=root_hints())
     # right after the request step: dlt's record steps hand on plain lists, without the paginator

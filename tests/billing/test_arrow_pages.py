@@ -1,6 +1,8 @@
 """Records reach dlt as arrow tables; what loads must be what dlt's own normalizer loads."""
 
+import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -168,3 +170,46 @@ def test_pages_are_batched_and_the_last_page_ends_the_batch() -> None:
     assert batches(page([6], True)) is None
     assert batches(page([], False)) == [6]  # an empty last page still ends the batch
     assert batches([7, 8]) == [7, 8]  # a list without a paginator is passed on as it is
+
+
+# JSON numbers, some whole, some with a fraction; strings with spaces and signs; a date
+# with a time and an offset: each goes the fast column-wise way or the value-by-value one
+AMOUNTS = ["7", "-3", "12.5", "0.000000001", "99999999999999999999.99", "1.10"]
+RAW_AMOUNTS = [" 4.20 ", "+8", ".5", "1e2", "2.50000"]
+
+
+@pytest.mark.parametrize("raw", [True, False], ids=["json_numbers", "strings"])
+def test_amounts_and_dates_load_as_the_records_path_loads_them(raw: bool) -> None:
+    amounts = AMOUNTS if raw else AMOUNTS + RAW_AMOUNTS
+    records = [
+        make_record(index + 1, amount=amount, date="2024-02-29T23:30:00-05:00")
+        for index, amount in enumerate(amounts)
+    ]
+    body = json.dumps({"data": records, "total": len(records)})
+    if raw:  # the amounts as JSON numbers, not strings
+        body = re.sub(r'"amount": "([^"]+)"', r'"amount": \1', body)
+
+    with rm.Mocker() as mocker:
+        mocker.get(f"{BASE_URL}/v1/billing", text=body)
+        as_arrow = load(f"amounts_arrow_{raw}", True, BASE_URL)
+        as_records = load(f"amounts_records_{raw}", False, BASE_URL)
+
+    same_load(as_arrow, as_records)
+    with as_arrow.sql_client() as client:
+        loaded = dict(client.execute_sql("SELECT id, amount FROM billing_records"))
+        dates = {row[0] for row in client.execute_sql("SELECT date FROM billing_records")}
+    assert [loaded[index + 1] for index in range(len(amounts))] == [
+        Decimal(amount.strip()) for amount in amounts
+    ]
+    assert dates == {date(2024, 2, 29)}
+
+
+@pytest.mark.parametrize("amount", ['"1.0000000000"', "1.0000000000", '"12,5"'])
+def test_an_amount_the_column_cannot_hold_names_its_record(amount: str) -> None:
+    records = [make_record(record_id) for record_id in (1, 2, 3)]
+    body = json.dumps({"data": records, "total": 3}).replace('"2.25"', amount)
+
+    with rm.Mocker() as mocker, pytest.raises(Exception, match=r"id=2: `amount`") as failure:
+        mocker.get(f"{BASE_URL}/v1/billing", text=body)
+        load("unholdable_amount", True, BASE_URL)
+    assert "decimal places" in str(failure.value) or "is not an amount" in str(failure.value)
