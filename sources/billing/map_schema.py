@@ -142,7 +142,7 @@ class ClientSpec(TypedDict, total=False):
     timeout: Annotated[TimeoutSpec, "Connect and read timeouts."]
     concurrency: Annotated[
         int,
-        "Pages read at the same time; lowered on a 429, raised back when calm. Default 8.",
+        "Pages read at the same time; lowered on a 429, raised back when calm. Default 16.",
     ]
     requests_per_second: Annotated[
         float, "Most requests begun in any second, retries included, e.g. `25`. Default none."

@@ -36,7 +36,7 @@ class RetryPolicy:
     max_wait: float = 60
     connect_timeout: float = 10
     read_timeout: float = 60
-    concurrency: int = 8
+    concurrency: int = 16
     requests_per_second: float | None = None
 
     @classmethod

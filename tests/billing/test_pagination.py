@@ -7,6 +7,7 @@ import pytest
 import requests_mock as rm
 
 from sources.billing import billing_source
+from sources.billing.retry_policy import RetryPolicy
 from sources.billing.sandbox import running_sandbox
 
 from .conftest import API_KEY, BASE_URL, FakeBillingAPI, make_record, one_page_at_a_time
@@ -131,7 +132,8 @@ def test_without_a_total_read_ahead_stays_within_its_window(
     assert read_ids("endpoints") == list(range(1, 251))
     needed = [(0, 100), (99, 100), (198, 100)]
     assert sorted(api.pages)[:3] == needed
-    assert len(api.pages) <= len(needed) + 8 - 1  # read ahead at most 8 pages at a time
+    window = RetryPolicy().concurrency  # the default read-ahead window
+    assert len(api.pages) <= len(needed) + window - 1
 
 
 def test_pages_are_in_flight_at_the_same_time() -> None:
