@@ -16,7 +16,7 @@ def loaded_memory_limit(api: SandboxAPI) -> str:
 
 
 def test_duckdb_memory_is_capped_when_nothing_is_configured(sandbox: SandboxAPI) -> None:
-    assert loaded_memory_limit(sandbox) == "381.4 MiB"  # 400 MB
+    assert loaded_memory_limit(sandbox) == "244.1 MiB"  # 256 MB
 
 
 def test_a_duckdb_setting_the_user_makes_wins(
