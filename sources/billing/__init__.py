@@ -9,7 +9,7 @@ from .destination_defaults import register_destination_defaults
 from .endpoint_map import bundled_map_names, load_endpoint_map
 from .errors import BillingAPIError, BillingConnectionError, BillingDataError, EndpointMapError
 from .incremental import BackfillWindow, backfill_windows
-from .pending_packages import abort_unnormalized_packages
+from .pending_packages import abort_unnormalized_packages, settle_committed_copies
 from .redaction import protect_secret
 from .resources import billing_resources
 
@@ -57,5 +57,6 @@ def billing_source(
     window = BackfillWindow.between(start_date, end_date)
     endpoint_map = load_endpoint_map(endpoints)
     abort_unnormalized_packages(SOURCE_NAME)
+    settle_committed_copies(SOURCE_NAME)
     register_destination_defaults()
     return billing_resources(endpoint_map, base_url, api_key, window)

@@ -1,9 +1,28 @@
-"""Clears load packages that a failed run left unnormalized, so they cannot block the next run."""
+"""Puts right the load packages a failed or killed run left, before the next run loads them."""
+
+import gzip
+import json
+import os
+from contextlib import AbstractContextManager, nullcontext
 
 from dlt.common import logger
 from dlt.common.configuration.container import Container
+from dlt.common.destination.client import WithStagingDataset
+from dlt.common.destination.exceptions import DestinationException
 from dlt.common.pipeline import PipelineContext
+from dlt.common.schema.typing import C_DLT_ID
+from dlt.common.storages.load_package import ParsedLoadJobFileName
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.destinations.job_client_impl import SqlJobClientBase
 from dlt.pipeline.pipeline import Pipeline
+
+
+def _active_pipeline() -> Pipeline | None:
+    context = Container()[PipelineContext]
+    if not context.is_active():
+        return None
+    pipeline = context.pipeline()
+    return pipeline if isinstance(pipeline, Pipeline) else None
 
 
 def abort_unnormalized_packages(schema_name: str) -> None:
@@ -17,11 +36,8 @@ def abort_unnormalized_packages(schema_name: str) -> None:
     read from the API again. Every pending package goes, normalized ones too, since dlt
     rewinds the state only as a whole; when nothing is stuck, nothing is touched.
     """
-    context = Container()[PipelineContext]
-    if not context.is_active():
-        return
-    pipeline = context.pipeline()
-    if not isinstance(pipeline, Pipeline):
+    pipeline = _active_pipeline()
+    if pipeline is None:
         return
     stuck = [
         load_id
@@ -35,3 +51,91 @@ def abort_unnormalized_packages(schema_name: str) -> None:
         f" unnormalized ({', '.join(sorted(stuck))}); their records will be read again"
     )
     pipeline.abort_packages()
+
+
+def settle_committed_copies(schema_name: str) -> None:
+    """Marks the copy jobs a killed run committed to the destination as done, in the active
+    pipeline, so the next run does not copy their rows a second time.
+
+    dlt records that a destination committed a job a moment after the commit. A run killed
+    in between leaves the job started, and the next run copies the file again: its rows
+    then stand twice in the staging table, with one `_dlt_id` per pair, and the merge
+    inserts both. The source looks for the file's first row in its table and, where it is
+    there, records the commit as dlt would have (a pending transition), so dlt completes
+    the job and its merge without running it. Parquet and JSON lines files are checked;
+    other jobs are left to dlt.
+    """
+    pipeline = _active_pipeline()
+    if pipeline is None or pipeline.destination is None:
+        return
+    packages = pipeline._get_load_storage().normalized_packages
+    interrupted = [
+        (load_id, job)
+        for load_id in pipeline.list_normalized_load_packages()
+        if pipeline.get_load_package_info(load_id).schema_name == schema_name
+        for job in packages.list_started_jobs(load_id)
+        if packages.load_pending_transition(load_id, os.path.basename(job)) is None
+    ]
+    if not interrupted:
+        return
+    with pipeline.destination_client(schema_name) as client:
+        if not isinstance(client, SqlJobClientBase):
+            return
+        for load_id, job in interrupted:
+            row_id = _first_row_id(packages.storage.make_full_path(job))
+            try:
+                committed = row_id is not None and _has_row(client, job, row_id)
+            except DestinationException as error:
+                logger.warning(
+                    f"{schema_name}: left {job} to dlt, its rows could not be checked: {error}"
+                )
+                continue
+            if committed:
+                file_name = os.path.basename(job)
+                packages.save_pending_transition(load_id, file_name, "completed")
+                logger.warning(
+                    f"{schema_name}: {file_name} of load {load_id} reached the destination"
+                    " before an earlier run stopped; it is not loaded again"
+                )
+
+
+def _first_row_id(path: str) -> str | None:
+    """The `_dlt_id` of the first row of a parquet or JSON lines job file, if it has one."""
+    file_format = ParsedLoadJobFileName.parse(path).file_format
+    if file_format == "parquet":
+        import pyarrow.parquet as pq
+
+        ids = pq.read_table(path, columns=[C_DLT_ID]).column(C_DLT_ID)
+        return str(ids[0].as_py()) if len(ids) else None
+    if file_format == "jsonl":
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+        opener = gzip.open if gzipped else open
+        with opener(path, "rt", encoding="utf-8") as rows:
+            first = rows.readline()
+        return str(json.loads(first)[C_DLT_ID]) if first.strip() else None
+    return None
+
+
+def _has_row(client: SqlJobClientBase, job: str, row_id: str) -> bool:
+    """Whether the table `job` copies into, staging or not, holds the row `row_id`.
+
+    `_dlt_id` alone tells: a staging table holds one package at a time, and elsewhere a row
+    key is random or derived from a random one.
+    """
+    table_name = ParsedLoadJobFileName.parse(job).table_name
+    dataset: AbstractContextManager[object] = nullcontext()
+    if isinstance(client, WithStagingDataset) and client.should_load_data_to_staging_dataset(
+        table_name
+    ):
+        dataset = client.with_staging_dataset()
+    with dataset:
+        sql = client.sql_client
+        query = (
+            f"SELECT 1 FROM {sql.make_qualified_table_name(table_name)}"
+            f" WHERE {sql.escape_column_name(C_DLT_ID)} = %s LIMIT 1"
+        )
+        try:
+            return bool(sql.execute_sql(query, row_id))
+        except DatabaseUndefinedRelation:
+            return False  # killed before the table was made

@@ -6,6 +6,7 @@ import dlt
 import pytest
 
 from sources.billing import billing_source, resources
+from sources.billing.pending_packages import _first_row_id
 from sources.billing.sandbox import SandboxAPI
 
 from ..utils import load_table_counts
@@ -58,3 +59,30 @@ def test_nothing_is_aborted_when_nothing_is_stuck(
 
     assert not any("aborting" in warning for warning in dlt_warnings)
     assert load_table_counts(pipeline, "_dlt_loads") == {"_dlt_loads": 2}
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "jsonl"])
+def test_the_row_a_job_file_is_checked_by_is_one_its_copy_writes(
+    sandbox: SandboxAPI, monkeypatch: pytest.MonkeyPatch, file_format: str
+) -> None:
+    monkeypatch.setattr(resources, "ARROW_INSTALLED", file_format == "parquet")
+    pipeline = dlt.pipeline(pipeline_name="rows", destination="duckdb", dataset_name="billing")
+    source = billing_source(base_url=sandbox.url, api_key=sandbox.api_key)
+    pipeline.extract(source, loader_file_format=file_format)  # type: ignore[arg-type]
+    pipeline.normalize()
+    (load_id,) = pipeline.list_normalized_load_packages()
+    jobs = [
+        job
+        for job in pipeline.get_load_package_info(load_id).jobs["new_jobs"]
+        if job.job_file_info.table_name.startswith("billing_records")
+    ]
+    assert {job.job_file_info.file_format for job in jobs} == {file_format}
+    first_rows = {job.job_file_info.table_name: _first_row_id(job.file_path) for job in jobs}
+
+    pipeline.load()
+
+    assert sorted(first_rows) == ["billing_records", "billing_records__line_items"]
+    with pipeline.sql_client() as client:
+        for table, row_id in first_rows.items():
+            query = f"SELECT COUNT(*) FROM {table} WHERE _dlt_id = %s"
+            assert client.execute_sql(query, row_id) == [(1,)], table
