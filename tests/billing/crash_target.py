@@ -5,36 +5,40 @@
 Exits 0 when the load completed; a failure is an exception and a non-zero exit. With
 `CRASH_TARGET_KILL=before:TABLE` (or `after:TABLE`) in the environment, the process kills
 itself with SIGKILL just before (or just after) DuckDB copies a file of TABLE, or of any
-table for `*`, into the destination: a point too short-lived to hit from outside. With
-`CRASH_TARGET_DLT_ONLY=1`, the process makes no source and has dlt load what is pending.
+table for `*`, into the destination, or runs the merge for `merge`: a point too
+short-lived to hit from outside. With `CRASH_TARGET_DLT_ONLY=1`, the process makes no
+source and has dlt load what is pending.
 """
 
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KILL_VARIABLE = "CRASH_TARGET_KILL"
 DLT_ONLY_VARIABLE = "CRASH_TARGET_DLT_ONLY"
 
 
-def kill_around_copy(when: str, table: str) -> None:
-    """Has DuckDB's copy job of `table` (`*`: any) SIGKILL this process `before` or `after`
-    it runs."""
+def kill_around_job(when: str, table: str) -> None:
+    """Has DuckDB's copy job of `table` (`*`: any; `merge`: the merge's SQL job instead)
+    SIGKILL this process `before` or `after` it runs."""
     from dlt.destinations.impl.duckdb.duck import DuckDbCopyJob
+    from dlt.destinations.job_client_impl import SqlLoadJob
 
-    copy = DuckDbCopyJob.run
+    job_class: Any = SqlLoadJob if table == "merge" else DuckDbCopyJob
+    run = job_class.run
 
-    def copy_and_die(job: DuckDbCopyJob) -> None:
-        mine = table in ("*", job.load_table_name)
+    def run_and_die(job: Any) -> None:
+        mine = table in ("*", "merge", job.load_table_name)
         if mine and when == "before":
             os.kill(os.getpid(), signal.SIGKILL)
-        copy(job)
+        run(job)
         if mine and when == "after":
             os.kill(os.getpid(), signal.SIGKILL)
 
-    DuckDbCopyJob.run = copy_and_die  # type: ignore[method-assign]
+    job_class.run = run_and_die
 
 
 def main(argv: list[str]) -> int:
@@ -49,7 +53,7 @@ def main(argv: list[str]) -> int:
 
     if os.environ.get(KILL_VARIABLE):
         when, table = os.environ[KILL_VARIABLE].split(":")
-        kill_around_copy(when, table)
+        kill_around_job(when, table)
 
     pipeline = dlt.pipeline(
         pipeline_name=pipeline_name,

@@ -386,7 +386,7 @@ def once_there_is(pattern: str) -> Callable[[Child], None]:
 
 def itself(when: str, table: str) -> Callable[[Child], None]:
     """The child kills itself `before` or `after` DuckDB copies a file of `table` (`*`: the
-    first file of any table) into the destination."""
+    first file of any table) into the destination, or runs the merge (`merge`)."""
 
     def arm(child: Child) -> None:
         child.start(kill_itself=f"{when}:{table}")
@@ -417,6 +417,9 @@ KILL_POINTS = {
     "load-after-a-committed-nested-copy": KillPoint(
         itself("after", "billing_records__line_items"), left=NORMALIZED
     ),
+    # the staged rows are merged into the dataset, and dlt has not recorded it
+    "load-before-the-merge": KillPoint(itself("before", "merge"), left=NORMALIZED),
+    "load-after-the-committed-merge": KillPoint(itself("after", "merge"), left=NORMALIZED),
 }
 
 
