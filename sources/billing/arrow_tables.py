@@ -152,7 +152,7 @@ class RecordSplitter:
         parent_ids: pa.Array,
         root_ids: pa.Array,
     ) -> None:
-        table = self._name(parent, name)
+        table = self.naming.shorten_fragments(parent, name)  # `name`: fragments, normalized
         if table in tables:
             raise PageShapeError(f"two lists are both named `{table}`")
         self.parents[table] = parent

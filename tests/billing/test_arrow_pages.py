@@ -78,7 +78,8 @@ def test_the_sandbox_loads_the_same_as_arrow_tables_and_as_records(sandbox: Sand
 
 @pytest.fixture
 def nested_api() -> Iterator[FakeBillingAPI]:
-    """Records with nested objects, lists of values and lists inside listed objects."""
+    """Records with nested objects, lists of values, lists inside listed objects and inside
+    objects."""
     records = [
         make_record(
             record_id,
@@ -90,6 +91,7 @@ def nested_api() -> Iterator[FakeBillingAPI]:
             ],
             paid_at="2024-05-02T10:11:12Z",
             note=None,
+            refunds={"has_more": False, "data": [{"amount": "1.50"}][: record_id % 2]},
         )
         for record_id in range(1, 121)
     ]
@@ -109,6 +111,7 @@ def test_nested_objects_and_lists_split_as_dlt_splits_them(nested_api: FakeBilli
         "billing_records__tags",
         "billing_records__lines",
         "billing_records__lines__taxes",
+        "billing_records__refunds__data",  # a list in an object, as Stripe nests lists
     }
     assert tables["billing_records"]["billing_address__geo__zip"] == "text"
     assert tables["billing_records"]["paid_at"] == "timestamp"
