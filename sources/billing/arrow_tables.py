@@ -181,8 +181,13 @@ class RecordSplitter:
 
     def _table(self, name: str, columns: Columns) -> pa.Table:
         hints = self.columns if name == self.table else self.nested_columns
+        key = self.primary_key if name == self.table else None  # dlt makes it non-null
         fields = [
-            pa.field(column, array.type, nullable=hints.get(column, {}).get("nullable", True))
+            pa.field(
+                column,
+                array.type,
+                nullable=column != key and hints.get(column, {}).get("nullable", True),
+            )
             for column, array in columns.items()
         ]
         return pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))

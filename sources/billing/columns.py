@@ -9,11 +9,15 @@ from typing import Any
 
 from dlt.common.schema.typing import TColumnSchema
 
+from .currencies import major_units, whole_minor_units
 from .map_schema import ColumnSpec, SoftDeleteSpec
 
 DEFAULT_PRECISION = 38
 DEFAULT_SCALE = 9
 DELETED_MARKER_COLUMN = "is_deleted"
+MINOR_UNITS_SUFFIX = "_minor_units"
+DEFAULT_CURRENCY_FIELD = "currency"
+NESTING = "__"  # how dlt joins a nested object's field names into a column name
 DECIMAL_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$", re.ASCII)
 CALENDAR_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:$|[T ])")
 
@@ -33,7 +37,58 @@ def column_hints(columns: dict[str, ColumnSpec]) -> dict[str, TColumnSchema]:
         else:
             hint["data_type"] = data_type  # type: ignore[typeddict-item]
         hints[name] = hint
+        if spec.get("units") == "minor":
+            hints[name + MINOR_UNITS_SUFFIX] = {"data_type": "bigint", "nullable": True}
     return hints
+
+
+def minor_units_converter(
+    resource: str, columns: dict[str, ColumnSpec], primary_key: str | None
+) -> Callable[[Record], Record] | None:
+    """Returns a step turning each `units: minor` money field into exact major units by its
+    record's currency, keeping the raw value beside it; None when the map has no such field.
+
+    A column name with `__` reaches into nested objects, as dlt names their columns:
+    `details__totals__total` is `record["details"]["totals"]["total"]`.
+    """
+    fields = [
+        (name.split(NESTING), spec.get("currency_field", DEFAULT_CURRENCY_FIELD).split(NESTING))
+        for name, spec in columns.items()
+        if spec["data_type"] == "money" and spec.get("units") == "minor"
+    ]
+    if not fields:
+        return None
+
+    def convert(record: Record) -> Record:
+        for path, currency_path in fields:
+            parent = _parent(record, path)
+            value = None if parent is None else parent.get(path[-1])
+            if value is None:
+                continue
+            try:
+                minor = whole_minor_units(value)
+                parent[path[-1]] = major_units(minor, _lookup(record, currency_path))  # type: ignore[index]
+            except ValueError as error:
+                which = f"{primary_key}={record.get(primary_key)!r}" if primary_key else "a record"
+                column = NESTING.join(path)
+                raise ValueError(f"{resource}, {which}: `{column}`: {error}") from None
+            parent[path[-1] + MINOR_UNITS_SUFFIX] = minor  # type: ignore[index]
+        return record
+
+    return convert
+
+
+def _parent(record: Record, path: list[str]) -> dict[str, Any] | None:
+    """The object holding the last field of `path`, or None where the path breaks off."""
+    node: Any = record
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
+
+
+def _lookup(record: Record, path: list[str]) -> Any:
+    parent = _parent(record, path)
+    return None if parent is None else parent.get(path[-1])
 
 
 def exact_money(

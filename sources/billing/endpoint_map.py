@@ -1,6 +1,7 @@
 """Loads an endpoint map (a bundled name, a YAML path or a mapping) and validates it."""
 
 import copy
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,11 +13,23 @@ import yaml
 from typing_extensions import Required, is_typeddict
 
 from .errors import EndpointMapError
-from .map_schema import EndpointMapSpec, EndpointSpec, ResourceSpec
+from .map_schema import EndpointMapSpec, EndpointSpec, PaginatorSpec, ResourceSpec
 
 BUNDLED_MAPS_DIR = Path(__file__).parent
+PROFILES_DIR = BUNDLED_MAPS_DIR / "profiles"
+PAGING_KEYS = {"limit", "limit_param", "has_more_path"}
+# the keys each paginator type takes, and the ones it needs
+PAGINATOR_KEYS: dict[str, tuple[set[str], set[str]]] = {
+    "offset": (PAGING_KEYS | {"offset_param", "total_path"}, set()),
+    "cursor": (PAGING_KEYS | {"cursor_path", "cursor_param"}, {"cursor_path", "cursor_param"}),
+    "starting_after": (PAGING_KEYS | {"cursor_param", "cursor_field"}, set()),
+    "next_link": (PAGING_KEYS | {"cursor_path"}, {"cursor_path"}),
+    "page_number": (PAGING_KEYS | {"page_param", "first_page", "total_path"}, set()),
+    "single_page": (set(), set()),
+}
 MAX_SHOWN_VALUE = 40
 MAX_SHOWN_KEY = 30
+MAX_LISTED_KEYS = 80
 
 EndpointMapSource = str | Path | Mapping[str, Any]
 
@@ -42,8 +55,13 @@ class EndpointMap:
 
 
 def bundled_map_names() -> list[str]:
-    """Names of the endpoint maps shipped with the package."""
-    return sorted(path.stem for path in BUNDLED_MAPS_DIR.glob("*.yaml"))
+    """Names of the endpoint maps shipped with the package: the default and the vendor
+    profiles."""
+    return sorted(path.stem for path in _bundled_paths())
+
+
+def _bundled_paths() -> list[Path]:
+    return [*BUNDLED_MAPS_DIR.glob("*.yaml"), *PROFILES_DIR.glob("*.yaml")]
 
 
 def load_endpoint_map(source: EndpointMapSource) -> EndpointMap:
@@ -52,7 +70,7 @@ def load_endpoint_map(source: EndpointMapSource) -> EndpointMap:
         origin, raw = "<endpoints mapping>", copy.deepcopy(dict(source))
     elif isinstance(source, (str, Path)):
         path = _resolve_path(source)
-        origin = path.name if path.parent == BUNDLED_MAPS_DIR else str(source)
+        origin = path.name if path.parent in (BUNDLED_MAPS_DIR, PROFILES_DIR) else str(source)
         raw = _read_yaml(path, origin)
     else:
         raise EndpointMapError(
@@ -71,13 +89,13 @@ def _resolve_path(source: str | Path) -> Path:
     path = Path(source)
     try:
         if isinstance(source, str) and path.suffix == "" and len(path.parts) == 1:
-            bundled = BUNDLED_MAPS_DIR / f"{source}.yaml"
-            if not bundled.is_file():
+            bundled = [found for found in _bundled_paths() if found.stem == source]
+            if not bundled:
                 names = ", ".join(bundled_map_names())
                 raise EndpointMapError(
                     f"no bundled endpoint map named {_shown(source)}; bundled: {names}"
                 )
-            return bundled
+            return bundled[0]
         if not path.is_file():
             raise EndpointMapError(f"{_shown(str(source))}: no such endpoint map file")
     except OSError as error:
@@ -183,13 +201,24 @@ def _check_fields(value: Any, spec: Any, path: str, origin: str) -> None:
     prefix = f"{path}." if path else ""
     for key in value:
         if key not in hints:
-            allowed = ", ".join(hints)
-            raise _fail(origin, f"{prefix}{_key(key)}", f"unknown key; expected one of {allowed}")
+            raise _fail(origin, f"{prefix}{_key(key)}", f"unknown key; {_known_keys(key, hints)}")
     for key in spec.__required_keys__:
         if key not in value:
             raise _fail(origin, f"{prefix}{key}", "required key is missing")
     for key, item in value.items():
         _check(item, hints[key], f"{prefix}{key}", origin)
+
+
+def _known_keys(key: Any, hints: dict[str, Any]) -> str:
+    """The keys a mapping takes, or those close to `key` where the list is long."""
+    allowed = ", ".join(hints)
+    if len(allowed) <= MAX_LISTED_KEYS:
+        return f"expected one of {allowed}"
+    close = difflib.get_close_matches(str(key), list(hints), n=3, cutoff=0.6)
+    if close:
+        return f"did you mean {' or '.join(close)}?"
+    shown = allowed[:MAX_LISTED_KEYS].rsplit(", ", 1)[0]
+    return f"expected one of {shown}, ..."
 
 
 def _check_consistency(endpoint_map: EndpointMap) -> None:
@@ -212,8 +241,18 @@ def _check_consistency(endpoint_map: EndpointMap) -> None:
                 if key in column and column["data_type"] not in ("money", "decimal"):
                     path = f"{where}.columns.{name}.{key}"
                     raise _fail(origin, path, "only a money or decimal column takes it")
+            if "units" in column and column["data_type"] != "money":
+                raise _fail(origin, f"{where}.columns.{name}.units", "only a money column takes it")
+            if "currency_field" in column and column.get("units") != "minor":
+                path = f"{where}.columns.{name}.currency_field"
+                raise _fail(origin, path, "only a money column with units: minor takes it")
+        _check_paginator(resource["endpoint"].get("paginator"), f"{where}.endpoint", origin)
     _check_limits(spec, origin)
     client = spec.get("client", {})
+    auth = client.get("auth", {})
+    for key in ("name", "location"):
+        if key in auth and auth["type"] != "api_key":
+            raise _fail(origin, f"client.auth.{key}", "only auth type api_key takes it")
     if client.get("concurrency", 1) < 1:
         raise _fail(origin, "client.concurrency", "expected >= 1")
     if client.get("requests_per_second", 1) <= 0:
@@ -228,6 +267,19 @@ def _check_consistency(endpoint_map: EndpointMap) -> None:
             raise _fail(origin, "retry.statuses", f"expected HTTP error statuses; got {status}")
     if retry.get("max_retries", 0) < 0:
         raise _fail(origin, "retry.max_retries", "expected >= 0")
+
+
+def _check_paginator(paginator: PaginatorSpec | None, where: str, origin: str) -> None:
+    """Checks that a paginator has the keys its type needs, and none it ignores."""
+    if paginator is None:
+        return
+    kind = paginator["type"]
+    allowed, needed = PAGINATOR_KEYS[kind]
+    for key in paginator:
+        if key != "type" and key not in allowed:
+            raise _fail(origin, f"{where}.paginator.{key}", f"paginator type {kind} ignores it")
+    for key in sorted(needed - set(paginator)):
+        raise _fail(origin, f"{where}.paginator.{key}", f"paginator type {kind} needs it")
 
 
 def _check_limits(spec: EndpointMapSpec, origin: str) -> None:

@@ -75,10 +75,14 @@ def incremental_config(spec: IncrementalSpec, window: BackfillWindow | None) -> 
 
     A record without the cursor field is loaded, never dropped. Within a backfill window
     the start and end come from the window and dlt keeps the incremental state as it was.
+    With `cursor_format: unix` every bound is written in seconds since 1970.
     """
+    unix = spec.get("cursor_format") == "unix"
+    bound = unix_seconds if unix else (lambda value: value)
+    initial_value = spec.get("initial_value")
     config: dict[str, Any] = {
         "cursor_path": spec["cursor_path"],
-        "initial_value": spec.get("initial_value"),
+        "initial_value": None if initial_value is None else bound(initial_value),
         "lag": spec.get("lookback", DEFAULT_LOOKBACK_SECONDS),
         "on_cursor_value_missing": "include",
     }
@@ -87,6 +91,12 @@ def incremental_config(spec: IncrementalSpec, window: BackfillWindow | None) -> 
     if "row_order" in spec:
         config["row_order"] = spec["row_order"]
     if window is not None:
-        config["initial_value"] = window.start
-        config["end_value"] = window.end
+        config["initial_value"] = bound(window.start)
+        config["end_value"] = bound(window.end)
     return config
+
+
+def unix_seconds(value: Any) -> int:
+    """A date, a datetime or an ISO-8601 string as seconds since 1970 in UTC, the form of
+    cursors such as Stripe's `created` and Chargebee's `updated_at`."""
+    return int(_as_utc(value).timestamp())

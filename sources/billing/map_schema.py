@@ -14,17 +14,51 @@ ColumnType = Literal[
 WriteDisposition = Literal["append", "replace", "merge"]
 
 
+PaginatorType = Literal[
+    "offset", "cursor", "starting_after", "next_link", "page_number", "single_page"
+]
+
+
 class PaginatorSpec(TypedDict, total=False):
-    type: Required[Annotated[Literal["offset", "single_page"], "Paging scheme, e.g. `offset`."]]
-    limit: Annotated[int, "Records asked for per page with `offset`. Default 100."]
-    offset_param: Annotated[str, "Query parameter that carries the offset. Default `offset`."]
-    limit_param: Annotated[str, "Query parameter that carries the page size. Default `limit`."]
+    type: Required[
+        Annotated[
+            PaginatorType,
+            "Paging scheme: `offset`; `cursor` (a token from the body, e.g. Chargebee's"
+            " `next_offset`); `starting_after` (the last record's id, as Stripe pages);"
+            " `next_link` (a URL in the body); `page_number`; `single_page`.",
+        ]
+    ]
+    limit: Annotated[int, "Records asked for per page. Default 100."]
+    limit_param: Annotated[
+        str, "Query parameter that carries the page size, e.g. `per_page`. Default `limit`."
+    ]
+    offset_param: Annotated[
+        str, "`offset`: query parameter that carries the offset. Default `offset`."
+    ]
     total_path: Annotated[
-        str, "Where the body gives the record count, e.g. `total`; paging stops there if present."
+        str,
+        "`offset`: where the body gives the record count, e.g. `total`; `page_number`: the"
+        " page count, e.g. `meta.total_pages`. Paging stops there if present.",
     ]
     has_more_path: Annotated[
         str, "Where the body says whether more pages follow, e.g. `has_more`; honoured if present."
     ]
+    cursor_path: Annotated[
+        str,
+        "`cursor`: where the body gives the next page's token, e.g. `next_offset`; paging"
+        " stops when it is missing or null. `next_link`: where it gives the next page's URL,"
+        " e.g. `next`.",
+    ]
+    cursor_param: Annotated[
+        str,
+        "`cursor` and `starting_after`: query parameter that carries the token or the last id,"
+        " e.g. `offset` or `starting_after`.",
+    ]
+    cursor_field: Annotated[
+        str, "`starting_after`: the record field sent as the token. Default `id`."
+    ]
+    page_param: Annotated[str, "`page_number`: query parameter of the page. Default `page`."]
+    first_page: Annotated[int, "`page_number`: number of the first page. Default 1."]
 
 
 class IncrementalSpec(TypedDict, total=False):
@@ -37,6 +71,11 @@ class IncrementalSpec(TypedDict, total=False):
         " `updated_since`. Without it every run reads everything and keeps what changed.",
     ]
     initial_value: Annotated[str, "Where the first run starts, e.g. `2024-01-01T00:00:00Z`."]
+    cursor_format: Annotated[
+        Literal["iso", "unix"],
+        "How the API writes the cursor and reads `start_param`: `iso` timestamps (default)"
+        " or `unix` seconds.",
+    ]
     lookback: Annotated[
         float,
         "Seconds a later run steps back from the last cursor value, so late writes are read"
@@ -53,8 +92,9 @@ class EndpointSpec(TypedDict, total=False):
     path: Annotated[str, "Path under the base URL, e.g. `/v1/billing`."]
     method: Annotated[Literal["GET"], "HTTP method. Default `GET`."]
     params: Annotated[
-        dict[str, str | int | float | bool],
-        "Fixed query parameters sent with every request, e.g. `{status: paid}`; never a secret.",
+        dict[str, str | int | float | bool | list[str]],
+        "Fixed query parameters sent with every request, e.g. `{status: paid}`; a list is sent"
+        " as the parameter repeated. Never a secret.",
     ]
     data_selector: Annotated[str, "JSONPath to the list of records in the body, e.g. `data`."]
     paginator: Annotated[PaginatorSpec, "How the endpoint pages through its records."]
@@ -72,6 +112,18 @@ class ColumnSpec(TypedDict, total=False):
     nullable: Annotated[bool, "Whether the column may hold nulls. Default true."]
     precision: Annotated[int, "Total digits of a `money` or `decimal` column. Default 38."]
     scale: Annotated[int, "Digits after the point of a `money` or `decimal` column. Default 9."]
+    units: Annotated[
+        Literal["major", "minor"],
+        "How the API writes a `money` field: `major` units (`12.50`, as a string or a number;"
+        " default) or `minor` units (`1250`, an integer or a string of digits). Minor units"
+        " load as major units by the currency's ISO 4217 exponent, and the raw value stays in"
+        " `<column>_minor_units`.",
+    ]
+    currency_field: Annotated[
+        str,
+        "`units: minor`: the record field with the ISO 4217 currency code, e.g."
+        " `currency_code`. Default `currency`.",
+    ]
 
 
 PrimaryKey = Annotated[
@@ -124,9 +176,17 @@ class ResourceDefaultsSpec(TypedDict, total=False):
 
 
 class AuthSpec(TypedDict, total=False):
-    type: Required[Annotated[Literal["api_key"], "Auth scheme, e.g. `api_key`."]]
-    name: Annotated[str, "Name of the query parameter or header. Default `api_key`."]
-    location: Annotated[Literal["query", "header"], "Where the key travels. Default `query`."]
+    type: Required[
+        Annotated[
+            Literal["api_key", "bearer", "http_basic"],
+            "Auth scheme: `api_key` (a parameter or header), `bearer` (`Authorization: Bearer"
+            " <key>`) or `http_basic` (the key as user name, no password).",
+        ]
+    ]
+    name: Annotated[str, "`api_key`: name of the query parameter or header. Default `api_key`."]
+    location: Annotated[
+        Literal["query", "header"], "`api_key`: where the key travels. Default `query`."
+    ]
 
 
 class TimeoutSpec(TypedDict, total=False):

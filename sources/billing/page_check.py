@@ -77,7 +77,7 @@ class PageCheck:
 
     def _check_records(self, body: Any, page: str) -> None:
         found = jsonpath.find_values(self.records_path, body)
-        if not found:
+        if not found and not self._empty_list(body):
             raise BillingDataError(self.resource, page, f"the body has no `{self.data_selector}`")
         records: list[Any] = found[0] if len(found) == 1 and isinstance(found[0], list) else found
         for index, record in enumerate(records):
@@ -86,6 +86,15 @@ class PageCheck:
                 raise BillingDataError(
                     self.resource, page, f"record {index} on the page has no `{missing}`"
                 )
+
+    def _empty_list(self, body: Any) -> bool:
+        """Whether a selector into each element of a list, as `list[*].customer` (Chargebee
+        wraps every record), matched nothing because the list is empty."""
+        container, each, _ = self.data_selector.partition("[*]")
+        if not each:
+            return False
+        lists = jsonpath.find_values(container, body) if container else [body]
+        return bool(lists) and lists[0] == []
 
     def _missing_keys(self, record: Any) -> str:
         if not isinstance(record, dict):

@@ -8,11 +8,16 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from dlt.common import jsonpath, logger
-from dlt.sources.helpers.rest_client.paginators import OffsetPaginator, SinglePagePaginator
+from dlt.sources.helpers.rest_client.paginators import (
+    BasePaginator,
+    OffsetPaginator,
+    SinglePagePaginator,
+)
 from requests import PreparedRequest, Request, Response
 
 from .map_schema import PaginatorSpec
 from .read_ahead import PageReadAhead
+from .vendor_paging import make_vendor_paginator
 
 DEFAULT_LIMIT = 100
 DEFAULT_OFFSET_PARAM = "offset"
@@ -209,15 +214,24 @@ def offset_param(spec: PaginatorSpec) -> str | None:
     return spec.get("offset_param", DEFAULT_OFFSET_PARAM) if spec["type"] == "offset" else None
 
 
+def page_size_params(spec: PaginatorSpec) -> dict[str, int]:
+    """The page size as a query parameter, for the paginators that do not send it."""
+    if spec["type"] in ("offset", "single_page"):
+        return {}
+    return {spec.get("limit_param", "limit"): spec.get("limit", DEFAULT_LIMIT)}
+
+
 def make_paginator(
     spec: PaginatorSpec,
     resource: str = "",
     primary_key: Sequence[str] = (),
     read_ahead: PageReadAhead | None = None,
-) -> BillingOffsetPaginator | SinglePagePaginator:
+) -> BasePaginator:
     """Builds the paginator an endpoint map asks for."""
     if spec["type"] == "single_page":
         return SinglePagePaginator()
+    if spec["type"] != "offset":
+        return make_vendor_paginator(spec)
     return BillingOffsetPaginator(
         limit=spec.get("limit", DEFAULT_LIMIT),
         offset_param=offset_param(spec),

@@ -8,11 +8,12 @@ from urllib.parse import parse_qs, urlsplit
 
 @dataclass(frozen=True)
 class EndpointLabel:
-    """How to recognise one resource's requests and where its offset travels."""
+    """How to recognise one resource's requests, and where its offset or page token travels."""
 
     resource: str
     path: str
     offset_param: str | None
+    page_param: str | None = None  # of paging other than by offset
 
     @property
     def pattern(self) -> Pattern[str]:
@@ -42,9 +43,16 @@ class RequestLabels:
         return endpoint.resource if endpoint else urlsplit(url).path
 
     def page(self, url: str) -> str:
-        """The page, as `offset N` where the resource pages by offset."""
+        """The page, as `offset N` where the resource pages by offset, or as its page token
+        (`starting_after in_1Mtz`, `page 3`)."""
         endpoint = self._find(url)
-        if endpoint is None or endpoint.offset_param is None:
-            return "single page" if endpoint else "unknown page"
-        values = parse_qs(urlsplit(url).query).get(endpoint.offset_param)
-        return f"offset {values[0]}" if values else "offset 0"
+        if endpoint is None:
+            return "unknown page"
+        query = parse_qs(urlsplit(url).query)
+        if endpoint.offset_param is not None:
+            values = query.get(endpoint.offset_param)
+            return f"offset {values[0]}" if values else "offset 0"
+        if endpoint.page_param is not None:
+            values = query.get(endpoint.page_param)
+            return f"{endpoint.page_param} {values[0]}" if values else "first page"
+        return "single page"

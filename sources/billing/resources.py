@@ -1,5 +1,6 @@
 """Builds dlt resources from a validated endpoint map through dlt's `rest_api_resources`."""
 
+import base64
 import importlib.util
 from typing import Any
 
@@ -7,17 +8,24 @@ from dlt.extract import DltResource
 from dlt.sources.rest_api import rest_api_resources
 from dlt.sources.rest_api.typing import EndpointResource, RESTAPIConfig
 
-from .columns import column_hints, record_converter, soft_delete_hints, soft_delete_marker
+from .columns import (
+    column_hints,
+    minor_units_converter,
+    record_converter,
+    soft_delete_hints,
+    soft_delete_marker,
+)
 from .endpoint_map import EndpointMap
 from .file_format import fastest_file_format
 from .incremental import BackfillWindow, incremental_config
-from .map_schema import PaginatorSpec, ResourceSpec
+from .map_schema import AuthSpec, PaginatorSpec, ResourceSpec
 from .page_check import PageCheck
-from .paging import make_paginator, offset_param
+from .paging import make_paginator, offset_param, page_size_params
 from .read_ahead import PageReadAhead
-from .redaction import warn_if_key_travels_in_clear
+from .redaction import protect_secret, warn_if_key_travels_in_clear
 from .request_labels import EndpointLabel, RequestLabels
 from .retry_policy import RetryPolicy, build_session
+from .vendor_paging import page_param
 
 DEFAULT_PAGINATOR: PaginatorSpec = {"type": "single_page"}
 ARROW_INSTALLED = importlib.util.find_spec("pyarrow") is not None
@@ -51,12 +59,7 @@ def billing_resources(
         ],
     }
     if auth is not None:
-        config["client"]["auth"] = {
-            "type": "api_key",
-            "name": auth.get("name", "api_key"),
-            "api_key": api_key,
-            "location": auth.get("location", "query"),
-        }
+        config["client"]["auth"] = _auth_config(auth, api_key)  # type: ignore[typeddict-item]
     dlt_resources = rest_api_resources(config)
     if ARROW_INSTALLED:
         for dlt_resource, resource in zip(dlt_resources, resources, strict=True):
@@ -81,9 +84,34 @@ def _split_pages_into_arrow_tables(dlt_resource: DltResource, resource: Resource
     dlt_resource.add_step(PageTables(dlt_resource, convert, key))
 
 
+def _query_values(params: dict[str, Any]) -> dict[str, Any]:
+    """The map's fixed parameters as an API reads them: `true`, not Python's `True`."""
+    return {
+        name: ("true" if value else "false") if isinstance(value, bool) else value
+        for name, value in params.items()
+    }
+
+
+def _auth_config(auth: AuthSpec, api_key: str) -> dict[str, Any]:
+    """dlt's auth settings for the map's scheme; HTTP Basic sends the key as the user name."""
+    if auth["type"] == "bearer":
+        return {"type": "bearer", "token": api_key}
+    if auth["type"] == "http_basic":
+        # the header carries base64 of `key:`, which the key's own mask would not catch
+        protect_secret(base64.b64encode(f"{api_key}:".encode()).decode())
+        return {"type": "http_basic", "username": api_key, "password": ""}
+    return {
+        "type": "api_key",
+        "name": auth.get("name", "api_key"),
+        "api_key": api_key,
+        "location": auth.get("location", "query"),
+    }
+
+
 def _label(resource: ResourceSpec) -> EndpointLabel:
     paginator = resource["endpoint"].get("paginator", DEFAULT_PAGINATOR)
-    return EndpointLabel(resource["name"], resource["endpoint"]["path"], offset_param(paginator))
+    path = resource["endpoint"]["path"]
+    return EndpointLabel(resource["name"], path, offset_param(paginator), page_param(paginator))
 
 
 def _primary_key(resource: ResourceSpec) -> list[str]:
@@ -115,7 +143,7 @@ def _rest_api_resource(
         "endpoint": {
             "path": endpoint["path"],
             "method": endpoint.get("method", "GET"),
-            "params": dict(endpoint.get("params", {})),
+            "params": {**page_size_params(paginator), **_query_values(endpoint.get("params", {}))},
             # compiled once: dlt would parse the JSONPath again for every page
             "data_selector": check.records_path,
             "paginator": make_paginator(paginator, name, primary_key, read_ahead),
@@ -136,6 +164,9 @@ def _rest_api_resource(
             # a record read twice in one run (data moved while paging): the newer one wins
             built["columns"].setdefault(cursor, {})["dedup_sort"] = "desc"
 
+    to_major_units = minor_units_converter(name, resource.get("columns", {}), _single_key(resource))
+    if to_major_units is not None:
+        built["processing_steps"].append({"map": to_major_units})
     convert = record_converter(name, resource.get("columns", {}), _single_key(resource))
     if convert is not None and not ARROW_INSTALLED:  # else `PageTables` converts whole columns
         built["processing_steps"].append({"map": convert})

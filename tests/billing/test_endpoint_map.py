@@ -87,7 +87,7 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 
 BAD_MAPS = [
     ("unknown key", "resources[0].endpoint.pagintor", {}, "unknown key"),
-    ("bad paginator", "resources[0].endpoint.paginator.type", "cursor", "expected one of"),
+    ("bad paginator", "resources[0].endpoint.paginator.type", "link", "expected one of"),
     ("bad column type", "resources[0].columns.amount.data_type", "mony", "money, date"),
     ("wrong type", "retry.max_retries", "three", "expected an integer"),
     ("bool for int", "resources[0].endpoint.paginator.limit", True, "expected an integer"),
