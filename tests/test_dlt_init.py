@@ -141,6 +141,8 @@ def test_dlt_init_creates_billing_project(initialized_project: InitializedProjec
     }
     copied_files = {path.name for path in package.iterdir() if path.is_file()}
     assert expected_files <= copied_files, f"not copied: {sorted(expected_files - copied_files)}"
+    profiles = {path.name for path in (SOURCE_PACKAGE / "profiles").glob("*.yaml")}
+    assert profiles and profiles == {path.name for path in (package / "profiles").glob("*.yaml")}
     script = (project / "billing_pipeline.py").read_text(encoding="utf-8")
     ast.parse(script)
     assert "from billing import billing_source" in script

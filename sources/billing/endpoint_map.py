@@ -29,7 +29,7 @@ PAGINATOR_KEYS: dict[str, tuple[set[str], set[str]]] = {
 }
 MAX_SHOWN_VALUE = 40
 MAX_SHOWN_KEY = 30
-MAX_LISTED_KEYS = 80
+MAX_LISTED_KEYS = 60
 
 EndpointMapSource = str | Path | Mapping[str, Any]
 

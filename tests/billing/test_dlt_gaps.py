@@ -4,6 +4,7 @@ If one of these starts failing after a dlt upgrade, dlt closed the gap and the m
 piece of the source may be simpler now.
 """
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +17,7 @@ import requests_mock as rm
 from dlt.extract.items import TableNameMeta
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.helpers.rest_client import RESTClient
-from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
+from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator, OffsetPaginator
 from dlt.sources.helpers.rest_client.redaction import sanitize_url
 from pytest_mock import MockerFixture
 
@@ -122,3 +123,15 @@ def test_dlt_extract_fails_on_a_nested_table_written_at_extract() -> None:
         pipeline.extract(records())
     assert isinstance(failure.value.__cause__, KeyError)
     assert failure.value.__cause__.args == ("resource",)
+
+
+def test_dlt_link_paging_follows_a_link_that_is_there_on_the_last_page() -> None:
+    last_page = {"data": [], "meta": {"pagination": {"next": f"{URL}?after=2", "has_more": False}}}
+    first_page = {"data": [{"id": 1}, {"id": 2}], "meta": last_page["meta"]}
+    paginator = JSONLinkPaginator(next_url_path="meta.pagination.next")
+    with rm.Mocker() as api:
+        api.get(URL, [{"json": first_page}, {"json": last_page}])
+        client = RESTClient(base_url=BASE_URL, paginator=paginator, data_selector="data")
+        # as Paddle answers: dlt asks for the same empty page again and again
+        read = [list(page) for page in itertools.islice(client.paginate("/v1/billing"), 5)]
+    assert read == [[{"id": 1}, {"id": 2}], [], [], [], []]

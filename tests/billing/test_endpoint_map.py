@@ -101,6 +101,26 @@ BAD_MAPS = [
         2,
         "only a money or decimal column",
     ),
+    ("units on a date", "resources[0].columns.date.units", "minor", "only a money column"),
+    (
+        "currency of major units",
+        "resources[0].columns.amount.currency_field",
+        "currency",
+        "only a money column with units: minor",
+    ),
+    (
+        "key of another paginator",
+        "resources[0].endpoint.paginator.cursor_param",
+        "after",
+        "paginator type offset ignores it",
+    ),
+    (
+        "cursor paging without its token",
+        "resources[0].endpoint.paginator",
+        {"type": "cursor", "cursor_param": "offset"},
+        "paginator type cursor needs it",
+    ),
+    ("name with bearer", "client.auth", {"type": "bearer", "name": "x"}, "only auth type api_key"),
 ]
 
 
