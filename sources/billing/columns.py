@@ -1,7 +1,7 @@
 """Column hints from the endpoint map, and the exact conversions of money and calendar dates."""
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
@@ -10,7 +10,7 @@ from typing import Any
 from dlt.common.schema.typing import TColumnSchema
 
 from .currencies import major_units, whole_minor_units
-from .map_schema import ColumnSpec, SoftDeleteSpec
+from .map_schema import ColumnSpec, NestedMoneySpec, SoftDeleteSpec
 
 DEFAULT_PRECISION = 38
 DEFAULT_SCALE = 9
@@ -76,6 +76,57 @@ def minor_units_converter(
         return record
 
     return convert
+
+
+def nested_money_converter(
+    resource: str, fields: dict[str, NestedMoneySpec], primary_key: str | None
+) -> Callable[[Record], Record] | None:
+    """Returns a step making each money field inside nested lists an exact decimal, or None.
+
+    A path steps through objects and into every element of a list on its way: with
+    `lines.data.amount`, each element of `record["lines"]["data"]` has its `amount` read.
+    """
+    if not fields:
+        return None
+    paths = [(path, path.split("."), spec) for path, spec in fields.items()]
+
+    def convert(record: Record) -> Record:
+        for path, steps, spec in paths:
+            try:
+                for holder in _holders(record, steps[:-1]):
+                    _read_money(holder, steps[-1], spec, record)
+            except ValueError as error:
+                which = f"{primary_key}={record.get(primary_key)!r}" if primary_key else "a record"
+                raise ValueError(f"{resource}, {which}: `{path}`: {error}") from None
+        return record
+
+    return convert
+
+
+def _holders(node: Any, steps: list[str]) -> Iterator[dict[str, Any]]:
+    """The objects at the end of `steps`, stepping into every element of each list."""
+    if isinstance(node, list):
+        for element in node:
+            yield from _holders(element, steps)
+    elif isinstance(node, dict):
+        if not steps:
+            yield node
+        else:
+            yield from _holders(node.get(steps[0]), steps[1:])
+
+
+def _read_money(holder: dict[str, Any], name: str, spec: NestedMoneySpec, record: Record) -> None:
+    value = holder.get(name)
+    if value is None:
+        return
+    if spec.get("units") != "minor":
+        holder[name] = exact_money(value)
+        return
+    currency_field = spec.get("currency_field", DEFAULT_CURRENCY_FIELD)
+    currency = holder.get(currency_field, record.get(currency_field))
+    minor = whole_minor_units(value)
+    holder[name] = major_units(minor, currency)
+    holder[name + MINOR_UNITS_SUFFIX] = minor
 
 
 def _parent(record: Record, path: list[str]) -> dict[str, Any] | None:

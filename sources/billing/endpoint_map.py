@@ -246,6 +246,10 @@ def _check_consistency(endpoint_map: EndpointMap) -> None:
             if "currency_field" in column and column.get("units") != "minor":
                 path = f"{where}.columns.{name}.currency_field"
                 raise _fail(origin, path, "only a money column with units: minor takes it")
+        for path, money in resource.get("nested_money", {}).items():
+            if "currency_field" in money and money.get("units") != "minor":
+                key_path = f"{where}.nested_money.{_key(path)}.currency_field"
+                raise _fail(origin, key_path, "only a field with units: minor takes it")
         _check_paginator(resource["endpoint"].get("paginator"), f"{where}.endpoint", origin)
     _check_limits(spec, origin)
     client = spec.get("client", {})

@@ -126,6 +126,18 @@ class ColumnSpec(TypedDict, total=False):
     ]
 
 
+class NestedMoneySpec(TypedDict, total=False):
+    units: Annotated[
+        Literal["major", "minor"],
+        "As `columns.<name>.units`: `major` (default) or `minor`, kept in `<field>_minor_units`.",
+    ]
+    currency_field: Annotated[
+        str,
+        "`units: minor`: the field with the currency code, looked up beside the amount first,"
+        " then on the record. Default `currency`.",
+    ]
+
+
 PrimaryKey = Annotated[
     str | list[str], "Column, or list of columns, that identifies a record, e.g. `id`."
 ]
@@ -157,6 +169,11 @@ class ResourceSpec(TypedDict, total=False):
     primary_key: PrimaryKey
     write_disposition: WriteDispositionKey
     columns: Annotated[dict[str, ColumnSpec], "Column type hints by column name."]
+    nested_money: Annotated[
+        dict[str, NestedMoneySpec],
+        "Money fields inside nested lists, by dotted path, e.g. `line_items.amount` or"
+        " `lines.data.amount`; each loads as an exact decimal in its child table.",
+    ]
     schema_contract: Annotated[
         SchemaContractSpec, "dlt's schema contract for the resource's tables."
     ]

@@ -11,6 +11,7 @@ from dlt.sources.rest_api.typing import EndpointResource, RESTAPIConfig
 from .columns import (
     column_hints,
     minor_units_converter,
+    nested_money_converter,
     record_converter,
     soft_delete_hints,
     soft_delete_marker,
@@ -164,9 +165,13 @@ def _rest_api_resource(
             # a record read twice in one run (data moved while paging): the newer one wins
             built["columns"].setdefault(cursor, {})["dedup_sort"] = "desc"
 
-    to_major_units = minor_units_converter(name, resource.get("columns", {}), _single_key(resource))
-    if to_major_units is not None:
-        built["processing_steps"].append({"map": to_major_units})
+    key = _single_key(resource)
+    for money_step in (
+        minor_units_converter(name, resource.get("columns", {}), key),
+        nested_money_converter(name, resource.get("nested_money", {}), key),
+    ):
+        if money_step is not None:
+            built["processing_steps"].append({"map": money_step})
     convert = record_converter(name, resource.get("columns", {}), _single_key(resource))
     if convert is not None and not ARROW_INSTALLED:  # else `PageTables` converts whole columns
         built["processing_steps"].append({"map": convert})

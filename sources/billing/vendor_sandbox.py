@@ -230,6 +230,7 @@ class _Row:
     record: Record
     changed: datetime
     minor: dict[str, tuple[int, str]] = field(default_factory=dict)  # field: (minor, currency)
+    line_minor: list[tuple[int, str]] = field(default_factory=list)
 
 
 class VendorSandbox:
@@ -276,7 +277,9 @@ class VendorSandbox:
             lines = []
             for index in range(rng.randint(1, 3)):
                 line: Record = {"id": f"li_{number:06d}_{index}", "quantity": rng.randint(1, 5)}
-                _set(line, resource.line_money, self._money(rng.randint(1, 99_999), currency))
+                minor = rng.randint(1, 99_999)
+                row.line_minor.append((minor, currency))
+                _set(line, resource.line_money, self._money(minor, currency))
                 lines.append(line)
             _set(record, resource.line_items, lines)
         return row
@@ -306,6 +309,17 @@ class VendorSandbox:
                 Decimal(minor).scaleb(-EXPONENTS[currency])
                 for row in self.rows[path]
                 for minor, currency in [row.minor[money_field]]
+            ),
+            Decimal(0),
+        )
+
+    def expected_line_total(self, path: str) -> Decimal:
+        """The exact sum of the line items' money field, in major units."""
+        return sum(
+            (
+                Decimal(minor).scaleb(-EXPONENTS[currency])
+                for row in self.rows[path]
+                for minor, currency in row.line_minor
             ),
             Decimal(0),
         )

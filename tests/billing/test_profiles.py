@@ -62,6 +62,14 @@ def test_a_profile_loads_every_resource_whole_with_exact_money(vendor: str) -> N
                 assert raw == sum(row.minor[field][0] for row in sandbox.rows[resource.path])
         if resource.line_items:
             nested = f"{table}__{resource.line_items.replace('.', '__')}"
+            column = resource.line_money.replace(".", "__")
+            loaded = query(pipeline, f"SELECT SUM({column}) FROM {nested}")
+            assert loaded == sandbox.expected_line_total(resource.path), f"{nested}.{column}"
+            if sandbox.shape.money.startswith("minor"):
+                raw = query(pipeline, f"SELECT SUM({column}_minor_units) FROM {nested}")
+                assert raw == sum(
+                    minor for row in sandbox.rows[resource.path] for minor, _ in row.line_minor
+                )
             assert query(pipeline, f"SELECT COUNT(*) FROM {nested}") == sandbox.line_items(
                 resource.path
             )

@@ -7,7 +7,7 @@ import pytest
 import requests_mock as rm
 from dlt.sources.helpers.rest_client import RESTClient
 
-from sources.billing.columns import minor_units_converter
+from sources.billing.columns import minor_units_converter, nested_money_converter
 from sources.billing.currencies import currency_exponent, major_units, whole_minor_units
 from sources.billing.incremental import BackfillWindow, incremental_config
 from sources.billing.request_labels import EndpointLabel, RequestLabels
@@ -163,3 +163,32 @@ def test_unix_cursors_get_their_bounds_in_seconds() -> None:
     assert incremental_config(spec, None)["initial_value"] == 1704067200
     config = incremental_config(spec, window)
     assert (config["initial_value"], config["end_value"]) == (1706745600, 1709251200)
+
+
+def test_nested_money_is_read_in_every_element_of_a_list() -> None:
+    fields: Any = {
+        "lines.data.amount": {"units": "minor"},
+        "lines.data.note": {},
+    }
+    convert = nested_money_converter("invoices", fields, "id")
+    assert convert is not None
+    record = {
+        "id": "in_1",
+        "currency": "usd",
+        "lines": {"data": [{"amount": 1250}, {"amount": 99, "currency": "jpy"}, {"note": "1.5"}]},
+    }
+
+    lines = convert(record)["lines"]["data"]
+    assert lines == [
+        {"amount": Decimal("12.50"), "amount_minor_units": 1250},
+        {"amount": Decimal(99), "amount_minor_units": 99, "currency": "jpy"},
+        {"note": Decimal("1.5")},
+    ]
+
+
+def test_a_nested_amount_that_is_not_money_names_the_record() -> None:
+    convert = nested_money_converter("invoices", {"line_items.amount": {}}, "id")
+    assert convert is not None
+
+    with pytest.raises(ValueError, match=r"invoices, id='in_4': `line_items.amount`: 'n/a' is not"):
+        convert({"id": "in_4", "line_items": [{"amount": "n/a"}]})
