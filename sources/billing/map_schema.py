@@ -33,7 +33,7 @@ class PaginatorSpec(TypedDict, total=False):
         str, "Query parameter that carries the page size, e.g. `per_page`. Default `limit`."
     ]
     offset_param: Annotated[
-        str, "`offset`: query parameter that carries the offset. Default `offset`."
+        str, "`offset`: query parameter that carries the offset. Default `offset`.", "skip"
     ]
     total_path: Annotated[
         str,
@@ -55,10 +55,12 @@ class PaginatorSpec(TypedDict, total=False):
         " e.g. `offset` or `starting_after`.",
     ]
     cursor_field: Annotated[
-        str, "`starting_after`: the record field sent as the token. Default `id`."
+        str, "`starting_after`: the record field sent as the token. Default `id`.", "number"
     ]
-    page_param: Annotated[str, "`page_number`: query parameter of the page. Default `page`."]
-    first_page: Annotated[int, "`page_number`: number of the first page. Default 1."]
+    page_param: Annotated[
+        str, "`page_number`: query parameter of the page. Default `page`.", "page_number"
+    ]
+    first_page: Annotated[int, "`page_number`: number of the first page. Default 1.", "0"]
 
 
 class IncrementalSpec(TypedDict, total=False):
@@ -70,7 +72,9 @@ class IncrementalSpec(TypedDict, total=False):
         "Query parameter that asks for records changed at or after a time, e.g."
         " `updated_since`. Without it every run reads everything and keeps what changed.",
     ]
-    initial_value: Annotated[str, "Where the first run starts, e.g. `2024-01-01T00:00:00Z`."]
+    initial_value: Annotated[
+        str, "Where the first run starts, e.g. `2024-01-01T00:00:00Z`.", "2024-01-01T00:00:00Z"
+    ]
     cursor_format: Annotated[
         Literal["iso", "unix"],
         "How the API writes the cursor and reads `start_param`: `iso` timestamps (default)"
@@ -90,7 +94,7 @@ class IncrementalSpec(TypedDict, total=False):
 
 class EndpointSpec(TypedDict, total=False):
     path: Annotated[str, "Path under the base URL, e.g. `/v1/billing`."]
-    method: Annotated[Literal["GET"], "HTTP method. Default `GET`."]
+    method: Annotated[Literal["GET"], "HTTP method. Default `GET`.", "GET"]
     params: Annotated[
         dict[str, str | int | float | bool | list[str]],
         "Fixed query parameters sent with every request, e.g. `{status: paid}`; a list is sent"
@@ -110,8 +114,10 @@ class ColumnSpec(TypedDict, total=False):
         ]
     ]
     nullable: Annotated[bool, "Whether the column may hold nulls. Default true."]
-    precision: Annotated[int, "Total digits of a `money` or `decimal` column. Default 38."]
-    scale: Annotated[int, "Digits after the point of a `money` or `decimal` column. Default 9."]
+    precision: Annotated[int, "Total digits of a `money` or `decimal` column. Default 38.", "18"]
+    scale: Annotated[
+        int, "Digits after the point of a `money` or `decimal` column. Default 9.", "4"
+    ]
     units: Annotated[
         Literal["major", "minor"],
         "How the API writes a `money` field: `major` units (`12.50`, as a string or a number;"
@@ -158,9 +164,11 @@ ContractMode = Literal["evolve", "freeze", "discard_row", "discard_value"]
 
 
 class SchemaContractSpec(TypedDict, total=False):
-    tables: Annotated[ContractMode, "New tables: `evolve` (default) or `freeze`, say."]
-    columns: Annotated[ContractMode, "New columns: `freeze` fails the run on an unknown field."]
-    data_type: Annotated[ContractMode, "A value of another type than its column's."]
+    tables: Annotated[ContractMode, "New tables: `evolve` (default) or `freeze`, say.", "freeze"]
+    columns: Annotated[
+        ContractMode, "New columns: `freeze` fails the run on an unknown field.", "freeze"
+    ]
+    data_type: Annotated[ContractMode, "A value of another type than its column's.", "discard_row"]
 
 
 class ResourceSpec(TypedDict, total=False):
@@ -175,7 +183,7 @@ class ResourceSpec(TypedDict, total=False):
         " `lines.data.amount`; each loads as an exact decimal in its child table.",
     ]
     schema_contract: Annotated[
-        SchemaContractSpec, "dlt's schema contract for the resource's tables."
+        SchemaContractSpec, "dlt's schema contract for the resource's tables.", "{columns: freeze}"
     ]
     soft_delete: Annotated[
         SoftDeleteSpec,
@@ -220,6 +228,7 @@ class ClientSpec(TypedDict, total=False):
     concurrency: Annotated[
         int,
         "Pages read at the same time; lowered on a 429, raised back when calm. Default 16.",
+        "4",
     ]
     requests_per_second: Annotated[
         float, "Most requests begun in any second, retries included, e.g. `25`. Default none."

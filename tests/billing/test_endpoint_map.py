@@ -193,4 +193,13 @@ def test_the_readme_reference_is_the_one_the_schema_renders() -> None:
 
     assert "| `resources[].endpoint.paginator.total_path` | string |" in table
     assert "| `retry.backoff_factor` | number |" in table
+    assert "| `client.auth.type` | `api_key` \\| `bearer` \\| `http_basic` | yes |" in table
     assert table in readme
+
+
+def test_every_key_of_the_reference_has_an_example_or_refers_to_one() -> None:
+    rows = reference_table().splitlines()[2:]
+    described = [row for row in rows if "| As `" not in row]
+
+    assert len(described) > 50
+    assert [row for row in described if row.endswith("|  |")] == []
