@@ -142,6 +142,20 @@ def _type_name(expected: Any) -> str:
     return names.get(expected, getattr(expected, "__name__", str(expected)))
 
 
+def _union_name(expected: Any) -> str:
+    """`a string or a list`; past two options, short nouns: `string, number or list`."""
+    options = get_args(expected)
+    if len(options) <= 2:
+        return " or ".join(_type_name(option) for option in options)
+    nouns = {str: "string", int: "integer", float: "number", bool: "true/false"}
+    names = [
+        nouns.get(option) or _type_name(option).removeprefix("a ")
+        for option in options
+        if not (option is int and float in options)  # a number may be whole
+    ]
+    return ", ".join(names[:-1]) + f" or {names[-1]}"
+
+
 def _matches_scalar(value: Any, expected: Any) -> bool:
     if expected is bool or isinstance(value, bool):
         return expected is bool and isinstance(value, bool)
@@ -162,8 +176,7 @@ def _check(value: Any, expected: Any, path: str, origin: str) -> None:
             raise _fail(origin, path, f"expected one of {listed}; got {_shown(value)}")
     elif origin_type in (Union, UnionType):
         if not any(_accepts(value, option) for option in get_args(expected)):
-            names = " or ".join(_type_name(option) for option in get_args(expected))
-            raise _fail(origin, path, f"expected {names}; got {_shown(value)}")
+            raise _fail(origin, path, f"expected {_union_name(expected)}; got {_shown(value)}")
         option = next(option for option in get_args(expected) if _accepts(value, option))
         _check(value, option, path, origin)
     elif is_typeddict(expected):

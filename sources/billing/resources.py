@@ -172,7 +172,7 @@ def _rest_api_resource(
     ):
         if money_step is not None:
             built["processing_steps"].append({"map": money_step})
-    convert = record_converter(name, resource.get("columns", {}), _single_key(resource))
+    convert = record_converter(name, resource.get("columns", {}), key)
     if convert is not None and not ARROW_INSTALLED:  # else `PageTables` converts whole columns
         built["processing_steps"].append({"map": convert})
     if "soft_delete" in resource:

@@ -6,7 +6,7 @@ from typing import Any
 import dlt
 import pytest
 
-from sources.billing import billing_source
+from sources.billing import billing_source, resources
 from sources.billing.endpoint_map import bundled_map_names, load_endpoint_map
 from sources.billing.errors import BillingAPIError
 from sources.billing.vendor_sandbox import VENDORS, VendorSandbox, running_vendor_sandbox
@@ -48,6 +48,22 @@ def test_a_profile_loads_every_resource_whole_with_exact_money(vendor: str) -> N
     with running_vendor_sandbox(vendor, size=SIZE) as sandbox:
         pipeline = run(vendor, sandbox)
 
+    assert_whole_and_exact(vendor, sandbox, pipeline)
+
+
+@pytest.mark.parametrize("vendor", ["stripe", "paddle", "orb"])
+def test_a_profile_loads_the_same_as_records_without_arrow_tables(
+    vendor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resources, "ARROW_INSTALLED", False)
+    with running_vendor_sandbox(vendor, size=SIZE) as sandbox:
+        pipeline = run(vendor, sandbox)
+
+    assert_whole_and_exact(vendor, sandbox, pipeline)
+
+
+def assert_whole_and_exact(vendor: str, sandbox: VendorSandbox, pipeline: dlt.Pipeline) -> None:
+    """Every record of every resource once, each money field's exact sum, and line items."""
     tables = tables_by_path(vendor)
     for resource in sandbox.shape.resources:
         table = tables[resource.path]
