@@ -3,6 +3,7 @@
 python billing_pipeline.py                 # the API in .dlt/config.toml and secrets.toml
 python billing_pipeline.py --sandbox       # the bundled local sandbox API, no setup
 python billing_pipeline.py --endpoints my_vendor.yaml
+python billing_pipeline.py --sandbox --endpoints stripe  # a vendor profile, on a local stand-in
 """
 
 import argparse
@@ -82,6 +83,17 @@ def run_on_sandbox(size: int) -> None:
     print_summary(pipeline, info)
 
 
+def run_profile_on_sandbox(vendor: str, size: int) -> None:
+    """Loads a vendor profile from a local stand-in for that vendor's API."""
+    from billing.vendor_sandbox import running_vendor_sandbox
+
+    with running_vendor_sandbox(vendor, size=size) as api:
+        print(f"Sandbox {vendor} API with {size:,} records per resource at {api.url}")
+        pipeline = make_pipeline(f"{SANDBOX_PIPELINE_NAME}_{vendor}").drop()
+        info = load_with_map(pipeline, vendor, base_url=api.url, api_key=api.api_key)
+    print_summary(pipeline, info)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sandbox", action="store_true", help="load from the bundled local API")
@@ -90,6 +102,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--resources", nargs="+", help="load only these resources")
     args = parser.parse_args(argv)
 
+    if args.sandbox and args.endpoints:
+        from billing.vendor_sandbox import VENDORS
+
+        if args.endpoints not in VENDORS:
+            parser.error(f"--sandbox --endpoints takes a vendor profile: {', '.join(VENDORS)}")
+        run_profile_on_sandbox(args.endpoints, args.size)
+        return
     if args.sandbox:
         run_on_sandbox(args.size)
         return

@@ -60,3 +60,12 @@ def test_demo_output_never_shows_the_key(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "sandbox-key" not in result.stdout + result.stderr
+
+
+def test_sandbox_demo_loads_a_vendor_profile(tmp_path: Path) -> None:
+    result = run_demo(tmp_path, "--sandbox", "--endpoints", "chargebee", "--size", "40")
+
+    assert result.returncode == 0, result.stderr
+    for table in ("customers", "invoices", "subscriptions", "transactions"):
+        assert re.search(rf"\n  {table}\s+40 rows", result.stdout), table
+    assert re.search(r"invoices__line_items\s+\d+ rows", result.stdout)
