@@ -1,5 +1,6 @@
 """The bundled vendor profiles, each loaded end to end from a local stand-in for its vendor."""
 
+import base64
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from sources.billing import billing_source, resources
 from sources.billing.endpoint_map import bundled_map_names, load_endpoint_map
 from sources.billing.errors import BillingAPIError
+from sources.billing.redaction import REDACTOR
 from sources.billing.vendor_sandbox import VENDORS, VendorSandbox, running_vendor_sandbox
 
 from ..utils import assert_load_info
@@ -161,3 +163,11 @@ def _chain(error: BaseException | None) -> list[BaseException]:
         found.append(error)
         error = error.__cause__ or error.__context__
     return found
+
+
+def test_the_basic_auth_header_form_of_the_key_is_masked_too() -> None:
+    key = "cb_live_key_1234567"
+    header = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    billing_source(base_url="https://acme.chargebee.com", api_key=key, endpoints="chargebee")
+
+    assert REDACTOR.redact(f"Authorization: {header}") == "Authorization: Basic ***"
