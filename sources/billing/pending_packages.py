@@ -1,7 +1,5 @@
 """Puts right the load packages a failed or killed run left, before the next run loads them."""
 
-import gzip
-import json
 import os
 from contextlib import AbstractContextManager, nullcontext
 
@@ -15,6 +13,8 @@ from dlt.common.storages.load_package import ParsedLoadJobFileName
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.job_client_impl import SqlJobClientBase
 from dlt.pipeline.pipeline import Pipeline
+
+from .job_files import first_row_id
 
 
 def _active_pipeline() -> Pipeline | None:
@@ -62,8 +62,8 @@ def settle_committed_copies(schema_name: str) -> None:
     then stand twice in the staging table, with one `_dlt_id` per pair, and the merge
     inserts both. The source looks for the file's first row in its table and, where it is
     there, records the commit as dlt would have (a pending transition), so dlt completes
-    the job and its merge without running it. Parquet and JSON lines files are checked;
-    other jobs are left to dlt.
+    the job and its merge without running it. Parquet, JSON lines and insert-values files
+    are checked; other jobs are left to dlt.
     """
     pipeline = _active_pipeline()
     if pipeline is None or pipeline.destination is None:
@@ -82,7 +82,7 @@ def settle_committed_copies(schema_name: str) -> None:
         if not isinstance(client, SqlJobClientBase):
             return
         for load_id, job in interrupted:
-            row_id = _first_row_id(packages.storage.make_full_path(job))
+            row_id = first_row_id(packages.storage.make_full_path(job))
             try:
                 committed = row_id is not None and _has_row(client, job, row_id)
             except DestinationException as error:
@@ -97,24 +97,6 @@ def settle_committed_copies(schema_name: str) -> None:
                     f"{schema_name}: {file_name} of load {load_id} reached the destination"
                     " before an earlier run stopped; it is not loaded again"
                 )
-
-
-def _first_row_id(path: str) -> str | None:
-    """The `_dlt_id` of the first row of a parquet or JSON lines job file, if it has one."""
-    file_format = ParsedLoadJobFileName.parse(path).file_format
-    if file_format == "parquet":
-        import pyarrow.parquet as pq
-
-        ids = pq.read_table(path, columns=[C_DLT_ID]).column(C_DLT_ID)
-        return str(ids[0].as_py()) if len(ids) else None
-    if file_format == "jsonl":
-        with open(path, "rb") as raw:
-            gzipped = raw.read(2) == b"\x1f\x8b"
-        opener = gzip.open if gzipped else open
-        with opener(path, "rt", encoding="utf-8") as rows:
-            first = rows.readline()
-        return str(json.loads(first)[C_DLT_ID]) if first.strip() else None
-    return None
 
 
 def _has_row(client: SqlJobClientBase, job: str, row_id: str) -> bool:

@@ -6,7 +6,7 @@ import dlt
 import pytest
 
 from sources.billing import billing_source, resources
-from sources.billing.pending_packages import _first_row_id
+from sources.billing.job_files import first_inserted_row, first_row_id
 from sources.billing.sandbox import SandboxAPI
 
 from ..utils import load_table_counts
@@ -61,7 +61,7 @@ def test_nothing_is_aborted_when_nothing_is_stuck(
     assert load_table_counts(pipeline, "_dlt_loads") == {"_dlt_loads": 2}
 
 
-@pytest.mark.parametrize("file_format", ["parquet", "jsonl"])
+@pytest.mark.parametrize("file_format", ["parquet", "jsonl", "insert_values"])
 def test_the_row_a_job_file_is_checked_by_is_one_its_copy_writes(
     sandbox: SandboxAPI, monkeypatch: pytest.MonkeyPatch, file_format: str
 ) -> None:
@@ -77,7 +77,7 @@ def test_the_row_a_job_file_is_checked_by_is_one_its_copy_writes(
         if job.job_file_info.table_name.startswith("billing_records")
     ]
     assert {job.job_file_info.file_format for job in jobs} == {file_format}
-    first_rows = {job.job_file_info.table_name: _first_row_id(job.file_path) for job in jobs}
+    first_rows = {job.job_file_info.table_name: first_row_id(job.file_path) for job in jobs}
 
     pipeline.load()
 
@@ -86,3 +86,18 @@ def test_the_row_a_job_file_is_checked_by_is_one_its_copy_writes(
         for table, row_id in first_rows.items():
             query = f"SELECT COUNT(*) FROM {table} WHERE _dlt_id = %s"
             assert client.execute_sql(query, row_id) == [(1,)], table
+
+
+def test_the_first_inserted_row_is_read_past_commas_quotes_and_escapes() -> None:
+    header = 'INSERT INTO {}("id","note","say ""hi""","path","gone","_dlt_id")\nVALUES\n'
+    first = r"(1,E'a, b) c','it''s',E'C:\\dir \'q\'',NULL,E'Ab+/9z')," + "\n"
+
+    assert first_inserted_row(header + first + "(2,NULL,NULL,NULL,NULL,E'next');") == {
+        "id": "1",
+        "note": "a, b) c",
+        'say "hi"': "it's",
+        "path": "C:\\dir 'q'",
+        "gone": None,
+        "_dlt_id": "Ab+/9z",
+    }
+    assert first_inserted_row(header + first[:20]) == {}  # the row goes on past the text read
