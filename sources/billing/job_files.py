@@ -1,5 +1,6 @@
 """Reads the row key of the first row of a dlt load job file, in the formats dlt writes."""
 
+import csv
 import gzip
 import json
 from collections.abc import Callable
@@ -14,8 +15,8 @@ MAX_READ = 1 << 20
 
 
 def first_row_id(path: str) -> str | None:
-    """The `_dlt_id` of the first row of a parquet, JSON lines or insert-values job file;
-    None for an empty file or another format."""
+    """The `_dlt_id` of the first row of a parquet, JSON lines, CSV or insert-values job
+    file; None for an empty file or another format."""
     file_format = ParsedLoadJobFileName.parse(path).file_format
     if file_format == "parquet":
         import pyarrow.parquet as pq
@@ -26,6 +27,10 @@ def first_row_id(path: str) -> str | None:
         with _open_text(path) as rows:
             first = rows.readline()
         return str(json.loads(first)[C_DLT_ID]) if first.strip() else None
+    if file_format == "csv":  # as dlt writes arrow tables for PostgreSQL: a header, then rows
+        with _open_text(path) as table:
+            header_row = next(csv.DictReader(table), None)
+        return None if header_row is None else header_row.get(C_DLT_ID)
     if file_format == "insert_values":
         with _open_text(path) as statement:
             text = statement.read(MAX_READ)

@@ -62,8 +62,8 @@ def settle_committed_copies(schema_name: str) -> None:
     then stand twice in the staging table, with one `_dlt_id` per pair, and the merge
     inserts both. The source looks for the file's first row in its table and, where it is
     there, records the commit as dlt would have (a pending transition), so dlt completes
-    the job and its merge without running it. Parquet, JSON lines and insert-values files
-    are checked; other jobs are left to dlt.
+    the job and its merge without running it. Parquet, JSON lines, CSV and insert-values
+    files are checked; other jobs are left to dlt.
     """
     pipeline = _active_pipeline()
     if pipeline is None or pipeline.destination is None:

@@ -1,6 +1,11 @@
 """A run that fails on a schema contract does not block the next one: fixing the map is
 enough, whether the records reached dlt as arrow tables (refused at extract) or as records
-(refused in normalize, leaving a package behind)."""
+(refused in normalize, leaving a package behind). And the job files a killed run left are
+read for their first row, in each format dlt writes."""
+
+import csv
+import gzip
+from pathlib import Path
 
 import dlt
 import pytest
@@ -101,3 +106,13 @@ def test_the_first_inserted_row_is_read_past_commas_quotes_and_escapes() -> None
         "_dlt_id": "Ab+/9z",
     }
     assert first_inserted_row(header + first[:20]) == {}  # the row goes on past the text read
+
+
+def test_the_first_row_of_a_csv_job_file_is_read_past_quoted_commas(tmp_path: Path) -> None:
+    path = tmp_path / "billing_records.a1b2c3.0.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as table:
+        csv.writer(table).writerows(
+            [["id", "note", "_dlt_id"], [1, 'a, "b"\nc', "Ab+/9z"], [2, "x", "next"]]
+        )
+
+    assert first_row_id(str(path)) == "Ab+/9z"

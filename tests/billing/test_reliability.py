@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ import pytest
 from sources.billing import billing_source
 from sources.billing.sandbox import Fault, RequestLog, SandboxAPI, running_sandbox
 
-from ..utils import assert_load_info
+from ..utils import ALL_DESTINATIONS, assert_load_info
 from .conftest import fast_retry_map
 
 Record = dict[str, Any]
@@ -300,6 +301,7 @@ class Child:
 
     api: SandboxAPI
     tmp: Path
+    postgres_dataset: str = ""  # loads into PostgreSQL instead of a DuckDB file
     process: "subprocess.Popen[str] | None" = field(default=None, repr=False)
 
     @property
@@ -320,6 +322,7 @@ class Child:
             "PYTHONPATH": os.pathsep.join(paths),
             "CRASH_TARGET_KILL": kill_itself,
             "CRASH_TARGET_DLT_ONLY": "1" if dlt_only else "",
+            "CRASH_TARGET_POSTGRES_DATASET": self.postgres_dataset,
         }
         args = [self.api.url, self.api.api_key, "crash", str(self.tmp / "pipelines")]
         self.process = subprocess.Popen(
@@ -347,16 +350,23 @@ class Child:
 
     def loaded(self) -> tuple[int, int, Decimal, int, int]:
         """Rows, distinct ids, the sum of amounts, line items, and line items without a record."""
+        dataset = self.postgres_dataset or "billing"
+        records = f"SELECT COUNT(*), COUNT(DISTINCT id), SUM(amount) FROM {dataset}.billing_records"
+        items = (
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE _dlt_parent_id NOT IN"
+            f" (SELECT _dlt_id FROM {dataset}.billing_records))"
+            f" FROM {dataset}.billing_records__line_items"
+        )
+        if self.postgres_dataset:
+            pipeline = dlt.attach("crash", pipelines_dir=str(self.tmp / "pipelines"))
+            with pipeline.sql_client() as client:
+                rows, ids, amount = client.execute_sql(records)[0]
+                item_count, orphans = client.execute_sql(items)[0]
+            return rows, ids, amount, item_count, orphans
         with duckdb.connect(str(self.duckdb_path), read_only=True) as db:
-            rows, ids, amount = db.execute(
-                "SELECT COUNT(*), COUNT(DISTINCT id), SUM(amount) FROM billing.billing_records"
-            ).fetchone()  # type: ignore[misc]
-            items, orphans = db.execute(
-                "SELECT COUNT(*), COUNT(*) FILTER (WHERE _dlt_parent_id NOT IN"
-                " (SELECT _dlt_id FROM billing.billing_records))"
-                " FROM billing.billing_records__line_items"
-            ).fetchone()  # type: ignore[misc]
-        return rows, ids, amount, items, orphans
+            rows, ids, amount = db.execute(records).fetchone()  # type: ignore[misc]
+            item_count, orphans = db.execute(items).fetchone()  # type: ignore[misc]
+        return rows, ids, amount, item_count, orphans
 
 
 def at_request(number: int) -> Callable[[Child], None]:
@@ -457,6 +467,39 @@ def test_a_run_killed_with_sigkill_is_completed_exactly_by_the_next_run(
     assert (rows, ids) == (CRASH_SIZE, CRASH_SIZE)
     assert amount == expected.amount
     assert (items, orphans) == (expected.line_items, 0)
+
+
+@pytest.mark.skipif("postgres" not in ALL_DESTINATIONS, reason="ALL_DESTINATIONS has no postgres")
+def test_a_postgres_run_killed_after_a_committed_copy_is_completed_exactly(child: Child) -> None:
+    child.postgres_dataset = f"crash_{uuid.uuid4().hex[:10]}"
+    kill_and_run_again(child, itself("after", "billing_records"), left=NORMALIZED)
+
+    expected = expected_state(child.api.records)
+    rows, ids, amount, items, orphans = child.loaded()
+    assert (rows, ids) == (CRASH_SIZE, CRASH_SIZE)
+    assert amount == expected.amount
+    assert (items, orphans) == (expected.line_items, 0)
+
+
+@pytest.mark.skipif("postgres" not in ALL_DESTINATIONS, reason="ALL_DESTINATIONS has no postgres")
+def test_dlt_alone_cannot_finish_a_postgres_run_killed_after_a_committed_copy(
+    child: Child,
+) -> None:
+    """On PostgreSQL the copy dlt runs again meets unique `_dlt_id` keys: of the pipeline
+    state, when its job was also left started (the next run fails, and every run after it),
+    or else the records stand twice."""
+    child.postgres_dataset = f"crash_{uuid.uuid4().hex[:10]}"
+    itself("after", "billing_records")(child)
+    assert child.finish()[0] == -signal.SIGKILL
+
+    child.start(dlt_only=True)
+    code, err = child.finish()
+
+    if code != 0:
+        assert "duplicate key value violates unique constraint" in err, err
+    else:
+        rows, ids, _, _, _ = child.loaded()
+        assert (rows, ids) == (2 * CRASH_SIZE, CRASH_SIZE)
 
 
 def test_dlt_alone_loads_a_committed_copy_again_after_a_kill(child: Child) -> None:
