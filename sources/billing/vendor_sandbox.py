@@ -3,6 +3,7 @@ record wrapping, money representation and change filter, over a deterministic da
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import json
@@ -267,10 +268,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def running_vendor_sandbox(vendor: str, **options: Any) -> Iterator[VendorSandbox]:
-    """Serves a VendorSandbox(vendor, **options) on 127.0.0.1 from a daemon thread."""
+def running_vendor_sandbox(vendor: str, port: int = 0, **options: Any) -> Iterator[VendorSandbox]:
+    """Serves a VendorSandbox(vendor, **options) on 127.0.0.1:`port` from a daemon thread."""
     sandbox = VendorSandbox(vendor, **options)
-    server = ThreadingHTTPServer((HOST, 0), partial(_Handler, sandbox))
+    server = ThreadingHTTPServer((HOST, port), partial(_Handler, sandbox))
     sandbox.url = f"http://{HOST}:{server.server_address[1]}"
     thread = threading.Thread(target=partial(server.serve_forever, poll_interval=0.05), daemon=True)
     thread.start()
@@ -280,3 +281,25 @@ def running_vendor_sandbox(vendor: str, **options: Any) -> Iterator[VendorSandbo
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serves one vendor's stand-in from the command line until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vendor", choices=sorted(VENDORS), required=True)
+    parser.add_argument("--size", type=int, default=120, help="records per resource")
+    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any)")
+    parser.add_argument("--api-key", default="vendor-key", help="the accepted key")
+    args = parser.parse_args(argv)
+    with running_vendor_sandbox(
+        args.vendor, port=args.port, size=args.size, api_key=args.api_key
+    ) as api:
+        paths = ", ".join(resource.path for resource in api.shape.resources)
+        print(f"Sandbox {args.vendor} API on {api.url} ({paths}; key {api.api_key})", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

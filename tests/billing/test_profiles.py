@@ -1,11 +1,16 @@
 """The bundled vendor profiles, each loaded end to end from a local stand-in for its vendor."""
 
 import base64
+import re
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import dlt
 import pytest
+import requests
 
 from sources.billing import billing_source, resources
 from sources.billing.endpoint_map import bundled_map_names, load_endpoint_map
@@ -16,6 +21,7 @@ from sources.billing.vendor_sandbox import VENDORS, VendorSandbox, running_vendo
 from ..utils import assert_load_info
 
 SIZE = 150  # two pages of 100, five of Paddle's 30
+SOURCES = Path(__file__).resolve().parents[2] / "sources"
 
 
 def run(vendor: str, sandbox: VendorSandbox, api_key: str | None = None) -> dlt.Pipeline:
@@ -171,3 +177,24 @@ def test_the_basic_auth_header_form_of_the_key_is_masked_too() -> None:
     billing_source(base_url="https://acme.chargebee.com", api_key=key, endpoints="chargebee")
 
     assert REDACTOR.redact(f"Authorization: {header}") == "Authorization: Basic ***"
+
+
+def test_a_vendor_stand_in_runs_from_the_command_line() -> None:
+    command = [sys.executable, "-m", "billing.vendor_sandbox", "--vendor", "orb", "--port", "0"]
+    server = subprocess.Popen(command, cwd=SOURCES, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = re.search(r"on (http://127\.0\.0\.1:\d+)", server.stdout.readline())
+        assert url is not None
+        answer = requests.get(
+            f"{url.group(1)}/v1/invoices?limit=5",
+            headers={"Authorization": "Bearer vendor-key"},
+            timeout=10,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    assert answer.status_code == 200
+    assert len(answer.json()["data"]) == 5
+    assert answer.json()["pagination_metadata"]["has_more"] is True
