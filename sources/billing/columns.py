@@ -45,37 +45,20 @@ def column_hints(columns: dict[str, ColumnSpec]) -> dict[str, TColumnSchema]:
 def minor_units_converter(
     resource: str, columns: dict[str, ColumnSpec], primary_key: str | None
 ) -> Callable[[Record], Record] | None:
-    """Returns a step turning each `units: minor` money field into exact major units by its
-    record's currency, keeping the raw value beside it; None when the map has no such field.
+    """Returns a step turning each `units: minor` money column into exact major units by its
+    record's currency, keeping the raw value beside it; None when the map has no such column.
 
     A column name with `__` reaches into nested objects, as dlt names their columns:
     `details__totals__total` is `record["details"]["totals"]["total"]`.
     """
-    fields = [
-        (name.split(NESTING), spec.get("currency_field", DEFAULT_CURRENCY_FIELD).split(NESTING))
-        for name, spec in columns.items()
-        if spec["data_type"] == "money" and spec.get("units") == "minor"
-    ]
-    if not fields:
-        return None
-
-    def convert(record: Record) -> Record:
-        for path, currency_path in fields:
-            parent = _parent(record, path)
-            value = None if parent is None else parent.get(path[-1])
-            if value is None:
-                continue
-            try:
-                minor = whole_minor_units(value)
-                parent[path[-1]] = major_units(minor, _lookup(record, currency_path))  # type: ignore[index]
-            except ValueError as error:
-                which = f"{primary_key}={record.get(primary_key)!r}" if primary_key else "a record"
-                column = NESTING.join(path)
-                raise ValueError(f"{resource}, {which}: `{column}`: {error}") from None
-            parent[path[-1] + MINOR_UNITS_SUFFIX] = minor  # type: ignore[index]
-        return record
-
-    return convert
+    fields = []
+    for name, spec in columns.items():
+        if spec["data_type"] == "money" and spec.get("units") == "minor":
+            money: NestedMoneySpec = {"units": "minor"}
+            if "currency_field" in spec:
+                money["currency_field"] = spec["currency_field"]
+            fields.append((name, name.split(NESTING), money))
+    return _money_step(resource, fields, primary_key)
 
 
 def nested_money_converter(
@@ -86,18 +69,25 @@ def nested_money_converter(
     A path steps through objects and into every element of a list on its way: with
     `lines.data.amount`, each element of `record["lines"]["data"]` has its `amount` read.
     """
+    paths = [(path, path.split("."), spec) for path, spec in fields.items()]
+    return _money_step(resource, paths, primary_key)
+
+
+def _money_step(
+    resource: str, fields: list[tuple[str, list[str], NestedMoneySpec]], primary_key: str | None
+) -> Callable[[Record], Record] | None:
+    """The step reading each field (named `label`, reached by `steps`) as its spec says."""
     if not fields:
         return None
-    paths = [(path, path.split("."), spec) for path, spec in fields.items()]
 
     def convert(record: Record) -> Record:
-        for path, steps, spec in paths:
+        for label, steps, spec in fields:
             try:
                 for holder in _holders(record, steps[:-1]):
                     _read_money(holder, steps[-1], spec, record)
             except ValueError as error:
                 which = f"{primary_key}={record.get(primary_key)!r}" if primary_key else "a record"
-                raise ValueError(f"{resource}, {which}: `{path}`: {error}") from None
+                raise ValueError(f"{resource}, {which}: `{label}`: {error}") from None
         return record
 
     return convert
@@ -127,19 +117,6 @@ def _read_money(holder: dict[str, Any], name: str, spec: NestedMoneySpec, record
     minor = whole_minor_units(value)
     holder[name] = major_units(minor, currency)
     holder[name + MINOR_UNITS_SUFFIX] = minor
-
-
-def _parent(record: Record, path: list[str]) -> dict[str, Any] | None:
-    """The object holding the last field of `path`, or None where the path breaks off."""
-    node: Any = record
-    for key in path[:-1]:
-        node = node.get(key) if isinstance(node, dict) else None
-    return node if isinstance(node, dict) else None
-
-
-def _lookup(record: Record, path: list[str]) -> Any:
-    parent = _parent(record, path)
-    return None if parent is None else parent.get(path[-1])
 
 
 def exact_money(
