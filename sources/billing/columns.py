@@ -22,6 +22,8 @@ DECIMAL_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$", re
 CALENDAR_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:$|[T ])")
 
 Record = dict[str, Any]
+# a money field: its name in messages, the keys that reach it, and how it is written
+MoneyField = tuple[str, list[str], ColumnSpec | NestedMoneySpec]
 
 
 def column_hints(columns: dict[str, ColumnSpec]) -> dict[str, TColumnSchema]:
@@ -51,13 +53,11 @@ def minor_units_converter(
     A column name with `__` reaches into nested objects, as dlt names their columns:
     `details__totals__total` is `record["details"]["totals"]["total"]`.
     """
-    fields = []
-    for name, spec in columns.items():
-        if spec["data_type"] == "money" and spec.get("units") == "minor":
-            money: NestedMoneySpec = {"units": "minor"}
-            if "currency_field" in spec:
-                money["currency_field"] = spec["currency_field"]
-            fields.append((name, name.split(NESTING), money))
+    fields: list[MoneyField] = [
+        (name, name.split(NESTING), spec)
+        for name, spec in columns.items()
+        if spec["data_type"] == "money" and spec.get("units") == "minor"
+    ]
     return _money_step(resource, fields, primary_key)
 
 
@@ -69,12 +69,12 @@ def nested_money_converter(
     A path steps through objects and into every element of a list on its way: with
     `lines.data.amount`, each element of `record["lines"]["data"]` has its `amount` read.
     """
-    paths = [(path, path.split("."), spec) for path, spec in fields.items()]
+    paths: list[MoneyField] = [(path, path.split("."), spec) for path, spec in fields.items()]
     return _money_step(resource, paths, primary_key)
 
 
 def _money_step(
-    resource: str, fields: list[tuple[str, list[str], NestedMoneySpec]], primary_key: str | None
+    resource: str, fields: list[MoneyField], primary_key: str | None
 ) -> Callable[[Record], Record] | None:
     """The step reading each field (named `label`, reached by `steps`) as its spec says."""
     if not fields:
@@ -105,7 +105,9 @@ def _holders(node: Any, steps: list[str]) -> Iterator[dict[str, Any]]:
             yield from _holders(node.get(steps[0]), steps[1:])
 
 
-def _read_money(holder: dict[str, Any], name: str, spec: NestedMoneySpec, record: Record) -> None:
+def _read_money(
+    holder: dict[str, Any], name: str, spec: ColumnSpec | NestedMoneySpec, record: Record
+) -> None:
     value = holder.get(name)
     if value is None:
         return

@@ -295,8 +295,9 @@ def _check_paginator(paginator: PaginatorSpec | None, where: str, origin: str) -
     for key in paginator:
         if key != "type" and key not in allowed:
             raise _fail(origin, f"{where}.paginator.{key}", f"paginator type {kind} ignores it")
-    for key in sorted(needed - set(paginator)):
-        raise _fail(origin, f"{where}.paginator.{key}", f"paginator type {kind} needs it")
+    missing = sorted(needed - set(paginator))
+    if missing:
+        raise _fail(origin, f"{where}.paginator.{missing[0]}", f"paginator type {kind} needs it")
 
 
 def _check_limits(spec: EndpointMapSpec, origin: str) -> None:

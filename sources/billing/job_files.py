@@ -21,8 +21,8 @@ def first_row_id(path: str) -> str | None:
     if file_format == "parquet":
         import pyarrow.parquet as pq
 
-        ids = pq.read_table(path, columns=[C_DLT_ID]).column(C_DLT_ID)
-        return str(ids[0].as_py()) if len(ids) else None
+        first_rows = next(pq.ParquetFile(path).iter_batches(batch_size=1, columns=[C_DLT_ID]), None)
+        return None if first_rows is None else str(first_rows.column(0)[0].as_py())
     if file_format == "jsonl":
         with _open_text(path) as rows:
             first = rows.readline()

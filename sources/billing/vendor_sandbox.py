@@ -9,7 +9,7 @@ import contextlib
 import json
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -40,6 +40,13 @@ def _get(body: Any, path: str) -> Any:
     for key in path.split("."):
         body = body.get(key) if isinstance(body, dict) else None
     return body
+
+
+def _major_sum(amounts: Iterable[tuple[int, str]]) -> Decimal:
+    """The exact sum of (minor units, currency) pairs, each in its major unit."""
+    return sum(
+        (Decimal(minor).scaleb(-EXPONENTS[currency]) for minor, currency in amounts), Decimal(0)
+    )
 
 
 @dataclass
@@ -123,30 +130,19 @@ class VendorSandbox:
 
     def expected_total(self, path: str, money_field: str) -> Decimal:
         """The exact sum of a money field over the resource, in major units."""
-        return sum(
-            (
-                Decimal(minor).scaleb(-EXPONENTS[currency])
-                for row in self.rows[path]
-                for minor, currency in [row.minor[money_field]]
-            ),
-            Decimal(0),
-        )
+        return _major_sum(row.minor[money_field] for row in self.rows[path])
 
     def expected_line_total(self, path: str) -> Decimal:
         """The exact sum of the line items' money field, in major units."""
-        return sum(
-            (
-                Decimal(minor).scaleb(-EXPONENTS[currency])
-                for row in self.rows[path]
-                for minor, currency in row.line_minor
-            ),
-            Decimal(0),
-        )
+        return _major_sum(pair for row in self.rows[path] for pair in row.line_minor)
 
     def line_items(self, path: str) -> int:
-        resource = next(res for res in self.shape.resources if res.path == path)
-        assert resource.line_items is not None
-        return sum(len(_get(row.record, resource.line_items)) for row in self.rows[path])
+        steps = self.resource(path).line_items
+        assert steps is not None
+        return sum(len(_get(row.record, steps)) for row in self.rows[path])
+
+    def resource(self, path: str) -> VendorResource:
+        return next(resource for resource in self.shape.resources if resource.path == path)
 
     def change(self, path: str, index: int, **fields: Any) -> Record:
         """Sets fields on a record and moves its change time past every other one."""
@@ -172,8 +168,7 @@ class VendorSandbox:
             rows = self._changed_since(self.rows[path], params)
             if rows is None:
                 return 400, {"error": f"bad {self.shape.since_param}"}
-            resource = next(res for res in self.shape.resources if res.path == path)
-            return 200, self._page(resource, rows, params)
+            return 200, self._page(self.resource(path), rows, params)
 
     def _authorized(self, header: str) -> bool:
         if self.shape.auth == "bearer":
@@ -193,8 +188,8 @@ class VendorSandbox:
         except ValueError:
             return None
         if self.shape.since_strict:
-            return [row for row in ordered if row.changed.replace(microsecond=0) > bound]
-        return [row for row in ordered if row.changed.replace(microsecond=0) >= bound]
+            return [row for row in ordered if row.changed > bound]
+        return [row for row in ordered if row.changed >= bound]
 
     def _page(self, resource: VendorResource, rows: list[_Row], params: dict[str, str]) -> Any:
         shape = self.shape
